@@ -1,0 +1,2 @@
+#include "coap.h"
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+/* address.c */
+#include "coap.h"

@@ -1,0 +1,2 @@
+/* context.c */
+#include "coap.h"

@@ -1,0 +1,2 @@
+/* keepalive.c */
+#include "coap.h"

@@ -1,0 +1,2 @@
+/* linkformat.c */
+#include "coap.h"

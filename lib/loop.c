@@ -1,0 +1,2 @@
+/* loop.c */
+#include "coap.h"

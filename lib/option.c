@@ -1,0 +1,2 @@
+/* option.c */
+#include "coap.h"

@@ -1,0 +1,2 @@
+/* pdu.c */
+#include "coap.h"

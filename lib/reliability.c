@@ -1,0 +1,2 @@
+/* reliability.c */
+#include "coap.h"

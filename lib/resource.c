@@ -1,0 +1,2 @@
+/* resource.c */
+#include "coap.h"

@@ -1,0 +1,2 @@
+/* session.c */
+#include "coap.h"

@@ -1,0 +1,2 @@
+/* str.c */
+#include "coap.h"

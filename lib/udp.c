@@ -1,0 +1,2 @@
+/* udp.c */
+#include "coap.h"

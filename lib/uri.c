@@ -1,0 +1,2 @@
+/* uri.c */
+#include "coap.h"

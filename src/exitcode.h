@@ -1,0 +1,3 @@
+#ifndef COAPKIT_EXITCODE_H
+#define COAPKIT_EXITCODE_H
+#endif

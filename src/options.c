@@ -1,0 +1,3 @@
+/* options.c */
+#include "coap.h"
+#include "options.h"

@@ -1,0 +1,3 @@
+#ifndef COAPKIT_SRC_OPTIONS_H
+#define COAPKIT_SRC_OPTIONS_H
+#endif

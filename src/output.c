@@ -1,0 +1,3 @@
+/* output.c */
+#include "coap.h"
+#include "output.h"

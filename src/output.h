@@ -1,0 +1,3 @@
+#ifndef COAPKIT_SRC_OUTPUT_H
+#define COAPKIT_SRC_OUTPUT_H
+#endif

@@ -1,0 +1,3 @@
+/* resources.c */
+#include "coap.h"
+#include "resources.h"

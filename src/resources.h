@@ -1,0 +1,3 @@
+#ifndef COAPKIT_SRC_RESOURCES_H
+#define COAPKIT_SRC_RESOURCES_H
+#endif
