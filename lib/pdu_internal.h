@@ -14,6 +14,9 @@
 #define COAP_PDU_HEADROOM 8      /* >= the largest header (6) */
 #define COAP_UDP_HEADER_SIZE 4
 
+/* coap_pdu_init(..., size): size is the most the PDU may hold from the token
+ * on (max_size); 0 means COAP_DEFAULT_MAX_PDU_RX_SIZE.  The buffer starts
+ * small and grows (realloc, so token/data pointers move) up to max_size. */
 struct coap_pdu_t {
   coap_pdu_type_t type;
   coap_pdu_code_t code;
@@ -41,10 +44,11 @@ typedef enum coap_parse_status_t {
 
 /* Zero-copy: points pdu (a caller-owned struct, e.g. on the stack) into
  * data[0..len), after checking every length.  The header must start at
- * data[0]; pdu->buf_base is data - COAP_PDU_HEADROOM + 4 conceptually, so
- * the view must not be grown or encoded.  type/code/mid/token are always set
- * when the status is not COAP_PARSE_DROP (so a CON can be RST even when its
- * options are malformed). */
+ * data[0]; pdu->token points at data + 4 and pdu->buf_base is NULL (there is
+ * no headroom), which makes every write, growth or encode of the view fail.
+ * type/code/mid are always set when the status is not COAP_PARSE_DROP (so a
+ * CON can be RST even when its options are malformed); the token too, unless
+ * TKL itself is bad (then token_length is 0).  data must outlive the view. */
 coap_parse_status_t coap_pdu_view_udp(coap_pdu_t *pdu, const uint8_t *data,
                                       size_t len);
 

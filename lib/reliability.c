@@ -1,2 +1,570 @@
-/* reliability.c */
-#include "coap.h"
+/*
+ * reliability.c -- RFC 7252 section 4: CON retransmission, NSTART, matching
+ * of ACK/RST by message ID and of responses by token, deduplication of
+ * received messages, and the dispatch of every received datagram.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+#include "net_internal.h"
+
+#define NSTART COAP_DEFAULT_NSTART
+#define MAX_LATENCY_MS 100000u
+
+uint64_t
+coap_exchange_lifetime_ms(const coap_context_t *ctx)
+{
+  /* RFC 7252 4.8.2 with the context's parameters. */
+  uint64_t span = (uint64_t)ctx->ack_timeout_ms *
+                  ((1u << ctx->max_retransmit) - 1) *
+                  ctx->ack_random_factor_x1000 / 1000u;
+  return span + 2u * MAX_LATENCY_MS + ctx->ack_timeout_ms;
+}
+
+static int
+is_request(const coap_pdu_t *pdu)
+{
+  return pdu->code >= 1 && pdu->code <= 31;
+}
+
+/* ---------------------------------------------------------------- dedup */
+
+int
+coap_dedup_init(coap_context_t *ctx)
+{
+  ctx->dedup = calloc(COAP_DEDUP_SLOTS, sizeof(*ctx->dedup));
+  return ctx->dedup != NULL;
+}
+
+void
+coap_dedup_free(coap_context_t *ctx)
+{
+  if (!ctx->dedup)
+    return;
+  for (size_t i = 0; i < COAP_DEDUP_SLOTS; i++)
+    free(ctx->dedup[i].resp);
+  free(ctx->dedup);
+  ctx->dedup = NULL;
+}
+
+static uint32_t
+dedup_hash(uint64_t sid, uint16_t mid)
+{
+  uint64_t x = sid * 0x9E3779B97F4A7C15ull ^ ((uint64_t)mid * 0xBF58476D1CE4E5B9ull);
+  x ^= x >> 31;
+  return (uint32_t)x;
+}
+
+int
+coap_dedup_check(coap_context_t *ctx, coap_session_t *s, uint16_t mid,
+                 coap_dedup_t **slot)
+{
+  uint32_t h = dedup_hash(s->id, mid);
+  coap_dedup_t *victim = NULL;
+
+  *slot = NULL;
+  for (unsigned i = 0; i < COAP_DEDUP_PROBE; i++) {
+    coap_dedup_t *d = &ctx->dedup[(h + i) & (COAP_DEDUP_SLOTS - 1)];
+    int live = d->sid != 0 && d->expiry > ctx->now;
+    if (live && d->sid == s->id && d->mid == mid) {
+      *slot = d;
+      return 1;
+    }
+    if (!live) {
+      if (!victim || victim->sid != 0)
+        victim = d;
+    } else if (!victim || (victim->sid != 0 && d->expiry < victim->expiry)) {
+      victim = d;
+    }
+  }
+  /* The window is full of live entries: the one closest to expiry goes. */
+  victim->sid = s->id;
+  victim->mid = mid;
+  victim->expiry = ctx->now + coap_exchange_lifetime_ms(ctx);
+  victim->resp_len = 0;
+  *slot = victim;
+  return 0;
+}
+
+void
+coap_dedup_store(coap_dedup_t *slot, const uint8_t *data, size_t len)
+{
+  if (!slot || len > UINT16_MAX)
+    return;
+  if (len > slot->resp_cap) {
+    uint8_t *p = realloc(slot->resp, len);
+    if (!p) {
+      slot->resp_len = 0;
+      return;
+    }
+    slot->resp = p;
+    slot->resp_cap = (uint32_t)len;
+  }
+  memcpy(slot->resp, data, len);
+  slot->resp_len = (uint16_t)len;
+}
+
+/* ---------------------------------------------------------------- queue */
+
+static void
+queue_append(coap_session_t *s, coap_queue_t *q)
+{
+  coap_queue_t **pp = &s->queue;
+
+  while (*pp)
+    pp = &(*pp)->next;
+  q->next = NULL;
+  *pp = q;
+}
+
+static void
+queue_unlink(coap_session_t *s, coap_queue_t *q)
+{
+  for (coap_queue_t **pp = &s->queue; *pp; pp = &(*pp)->next)
+    if (*pp == q) {
+      *pp = q->next;
+      q->next = NULL;
+      return;
+    }
+}
+
+static void
+queue_free(coap_context_t *ctx, coap_queue_t *q)
+{
+  coap_timer_cancel(ctx, &q->timer);
+  coap_delete_pdu(q->pdu);
+  free(q);
+}
+
+/* An outstanding CON leaves: the NSTART slot frees. */
+static void
+queue_finish(coap_session_t *s, coap_queue_t *q)
+{
+  queue_unlink(s, q);
+  if (!q->waiting && !q->acked && q->pdu->type == COAP_MESSAGE_CON &&
+      s->con_active > 0)
+    s->con_active--;
+  coap_timer_cancel(s->context, &q->timer);
+}
+
+static uint32_t
+initial_timeout(const coap_context_t *ctx)
+{
+  uint32_t r = 0, span = ctx->ack_random_factor_x1000 - 1000u;
+
+  if (span > 0 && getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+    r = (uint32_t)coap_ticks_ms();
+  return (uint32_t)((uint64_t)ctx->ack_timeout_ms *
+                    (1000u + (span ? r % (span + 1) : 0)) / 1000u);
+}
+
+static int
+transmit(coap_session_t *s, coap_pdu_t *pdu)
+{
+  size_t len;
+  const uint8_t *data = coap_pdu_encode_udp(pdu, &len);
+
+  if (!data) {
+    coap_log_warn("cannot encode the message for %s", coap_session_str(s));
+    return 0;
+  }
+  coap_udp_send(s, data, len);
+  /* UDP send failures are covered by retransmission or pending_err. */
+  return 1;
+}
+
+static void
+start_con(coap_session_t *s, coap_queue_t *q)
+{
+  coap_context_t *ctx = s->context;
+
+  q->waiting = 0;
+  s->con_active++;
+  q->timeout_ms = initial_timeout(ctx);
+  transmit(s, q->pdu);
+  coap_timer_arm(ctx, &q->timer,
+                 s->pending_err ? ctx->now : coap_context_now(ctx) + q->timeout_ms);
+}
+
+void
+coap_send_next_waiting(coap_session_t *s)
+{
+  coap_queue_t *q;
+
+  while (s->con_active < NSTART && !s->dead) {
+    for (q = s->queue; q && !q->waiting; q = q->next)
+      ;
+    if (!q)
+      return;
+    start_con(s, q);
+  }
+}
+
+static void
+call_nack(coap_session_t *s, const coap_pdu_t *pdu, coap_nack_reason_t reason,
+          coap_mid_t mid)
+{
+  if (s->context->nack_handler)
+    s->context->nack_handler(s, pdu, reason, mid);
+}
+
+void
+coap_queue_drop_all(coap_session_t *s, coap_nack_reason_t reason,
+                    int call_nack_handler)
+{
+  coap_queue_t *q = s->queue, *next;
+
+  /* Detached first: a nack handler may send again on this session. */
+  s->queue = NULL;
+  s->con_active = 0;
+  for (; q; q = next) {
+    next = q->next;
+    coap_timer_cancel(s->context, &q->timer);
+    if (call_nack_handler)
+      call_nack(s, q->pdu, reason, q->mid);
+    queue_free(s->context, q);
+  }
+}
+
+void
+coap_session_io_error(coap_session_t *s, int err)
+{
+  if (s->dead)
+    return;
+  s->pending_err = 0;
+  coap_log_debug("%s: %s", coap_session_str(s), strerror(err));
+  coap_queue_drop_all(s, COAP_NACK_ICMP_ISSUE, 1);
+  if (!s->dead)
+    coap_session_event(s, COAP_EVENT_SESSION_FAILED);
+}
+
+static void
+con_failed(coap_session_t *s, coap_queue_t *q)
+{
+  int ping = q->pdu->code == COAP_EMPTY_CODE;
+  int keepalive = ping && s->ka_outstanding && s->ka_mid == (uint16_t)q->mid;
+
+  queue_finish(s, q);
+  call_nack(s, q->pdu, COAP_NACK_TOO_MANY_RETRIES, q->mid);
+  queue_free(s->context, q);
+  if (keepalive)
+    coap_keepalive_failed(s);
+  coap_send_next_waiting(s);
+}
+
+void
+coap_queue_fire(coap_context_t *ctx, coap_queue_t *q)
+{
+  coap_session_t *s = q->session;
+
+  if (s->pending_err) {
+    coap_session_io_error(s, ECONNREFUSED);
+    return;
+  }
+  if (q->acked || q->pdu->type != COAP_MESSAGE_CON) {
+    /* Lifetime over: no response is coming any more. */
+    queue_unlink(s, q);
+    queue_free(ctx, q);
+    return;
+  }
+  if (q->retransmits >= ctx->max_retransmit) {
+    con_failed(s, q);
+    return;
+  }
+  q->retransmits++;
+  q->timeout_ms *= 2;
+  s->stats.retransmitted++;
+  transmit(s, q->pdu);
+  coap_session_event(s, COAP_EVENT_MSG_RETRANSMITTED);
+  coap_timer_arm(ctx, &q->timer,
+                 s->pending_err ? ctx->now : ctx->now + q->timeout_ms);
+}
+
+/* ---------------------------------------------------------------- sending */
+
+void
+coap_send_empty(coap_session_t *s, coap_pdu_type_t type, uint16_t mid)
+{
+  uint8_t b[4] = {(uint8_t)(0x40 | (type << 4)), 0, (uint8_t)(mid >> 8),
+                  (uint8_t)mid};
+
+  coap_udp_reply(s, b, sizeof(b));
+}
+
+static coap_mid_t
+send_con(coap_session_t *s, coap_pdu_t *pdu)
+{
+  coap_queue_t *q = calloc(1, sizeof(*q));
+
+  if (!q) {
+    coap_delete_pdu(pdu);
+    return COAP_INVALID_MID;
+  }
+  q->session = s;
+  q->pdu = pdu;
+  q->mid = pdu->mid;
+  coap_timer_init(&q->timer, COAP_TIMER_XMIT);
+  q->waiting = 1;
+  queue_append(s, q);
+  coap_send_next_waiting(s);
+  return q->mid;
+}
+
+static coap_mid_t
+send_non_request(coap_session_t *s, coap_pdu_t *pdu)
+{
+  coap_context_t *ctx = s->context;
+  coap_queue_t *q = calloc(1, sizeof(*q));
+  coap_mid_t mid = pdu->mid;
+
+  if (!q) {
+    coap_delete_pdu(pdu);
+    return COAP_INVALID_MID;
+  }
+  q->session = s;
+  q->pdu = pdu;
+  q->mid = mid;
+  coap_timer_init(&q->timer, COAP_TIMER_XMIT);
+  queue_append(s, q);
+  transmit(s, pdu);
+  coap_timer_arm(ctx, &q->timer,
+                 coap_context_now(ctx) +
+                     (s->pending_err ? 0 : COAP_DEFAULT_NON_LIFETIME * 1000u));
+  return mid;
+}
+
+coap_mid_t
+coap_send_internal(coap_session_t *s, coap_pdu_t *pdu)
+{
+  coap_mid_t mid = pdu->mid;
+
+  if (s->mcast_addr)
+    coap_address_copy(&s->remote, s->mcast_addr);
+  if (s->state == COAP_SESSION_STATE_NONE)
+    s->state = COAP_SESSION_STATE_ESTABLISHED; /* UDP needs no handshake */
+  if (pdu->type == COAP_MESSAGE_CON)
+    return send_con(s, pdu);
+  if (pdu->type == COAP_MESSAGE_NON && is_request(pdu))
+    return send_non_request(s, pdu);
+  if (!transmit(s, pdu))
+    mid = COAP_INVALID_MID;
+  coap_delete_pdu(pdu);
+  return mid;
+}
+
+coap_mid_t
+coap_send(coap_session_t *session, coap_pdu_t *pdu)
+{
+  if (!pdu)
+    return COAP_INVALID_MID;
+  if (!session || session->dead || session->proto != COAP_PROTO_UDP) {
+    coap_delete_pdu(pdu);
+    return COAP_INVALID_MID;
+  }
+  if (pdu->mid < 0 || pdu->mid > 0xFFFF)
+    pdu->mid = coap_new_message_id(session);
+  return coap_send_internal(session, pdu);
+}
+
+coap_mid_t
+coap_session_send_ping(coap_session_t *session)
+{
+  coap_pdu_t *pdu;
+
+  if (!session || session->dead)
+    return COAP_INVALID_MID;
+  pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_EMPTY_CODE,
+                      coap_new_message_id(session), 0);
+  if (!pdu)
+    return COAP_INVALID_MID;
+  return coap_send_internal(session, pdu);
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+static coap_queue_t *
+find_by_mid(coap_session_t *s, coap_mid_t mid)
+{
+  for (coap_queue_t *q = s->queue; q; q = q->next)
+    if (q->mid == mid && !q->waiting)
+      return q;
+  return NULL;
+}
+
+static coap_queue_t *
+find_by_token(coap_session_t *s, const coap_pdu_t *rcvd)
+{
+  for (coap_queue_t *q = s->queue; q; q = q->next)
+    if (!q->waiting && is_request(q->pdu) &&
+        q->pdu->token_length == rcvd->token_length &&
+        memcmp(q->pdu->token, rcvd->token, rcvd->token_length) == 0)
+      return q;
+  return NULL;
+}
+
+static void
+pong(coap_session_t *s, coap_queue_t *q, const coap_pdu_t *rcvd)
+{
+  if (s->ka_outstanding && s->ka_mid == (uint16_t)q->mid)
+    s->ka_outstanding = 0;
+  queue_finish(s, q);
+  queue_free(s->context, q);
+  if (s->context->pong_handler)
+    s->context->pong_handler(s, rcvd, rcvd->mid);
+  coap_send_next_waiting(s);
+}
+
+static void
+deliver(coap_session_t *s, coap_queue_t *q, const coap_pdu_t *rcvd)
+{
+  queue_finish(s, q);
+  if (s->context->response_handler)
+    s->context->response_handler(s, q->pdu, rcvd, rcvd->mid);
+  queue_free(s->context, q);
+  coap_send_next_waiting(s);
+}
+
+static void
+handle_ack(coap_session_t *s, const coap_pdu_t *rcvd)
+{
+  coap_queue_t *q = find_by_mid(s, rcvd->mid);
+
+  if (!q || q->acked)
+    return; /* a late or duplicate ACK */
+  if (q->pdu->code == COAP_EMPTY_CODE) {
+    pong(s, q, rcvd);
+    return;
+  }
+  if (rcvd->code == COAP_EMPTY_CODE && is_request(q->pdu)) {
+    /* Separate response to come (RFC 7252 5.2.2): stop retransmitting. */
+    q->acked = 1;
+    if (s->con_active > 0)
+      s->con_active--;
+    coap_timer_arm(s->context, &q->timer,
+                   s->context->now + coap_exchange_lifetime_ms(s->context));
+    coap_send_next_waiting(s);
+    return;
+  }
+  if (rcvd->code != COAP_EMPTY_CODE && is_request(q->pdu) &&
+      (q->pdu->token_length != rcvd->token_length ||
+       memcmp(q->pdu->token, rcvd->token, rcvd->token_length) != 0)) {
+    coap_log_debug("piggybacked response with a foreign token: ignored");
+    return;
+  }
+  if (is_request(q->pdu)) {
+    deliver(s, q, rcvd);
+    return;
+  }
+  queue_finish(s, q); /* our CON response or notification was received */
+  queue_free(s->context, q);
+  coap_send_next_waiting(s);
+}
+
+static void
+handle_rst(coap_session_t *s, const coap_pdu_t *rcvd)
+{
+  coap_queue_t *q = find_by_mid(s, rcvd->mid);
+
+  if (!q)
+    return;
+  if (q->pdu->code == COAP_EMPTY_CODE) {
+    pong(s, q, rcvd);
+    return;
+  }
+  queue_finish(s, q);
+  call_nack(s, q->pdu, COAP_NACK_RST, q->mid);
+  queue_free(s->context, q);
+  coap_send_next_waiting(s);
+}
+
+static void
+handle_response(coap_session_t *s, const coap_pdu_t *rcvd, coap_dedup_t *slot)
+{
+  coap_queue_t *q = find_by_token(s, rcvd);
+  uint8_t reply[4] = {0x40, 0, (uint8_t)(rcvd->mid >> 8), (uint8_t)rcvd->mid};
+
+  if (!q) {
+    if (rcvd->type == COAP_MESSAGE_CON) {
+      reply[0] = 0x40 | (COAP_MESSAGE_RST << 4);
+      coap_dedup_store(slot, reply, sizeof(reply));
+      coap_udp_reply(s, reply, sizeof(reply));
+    }
+    return;
+  }
+  if (rcvd->type == COAP_MESSAGE_CON) {
+    reply[0] = 0x40 | (COAP_MESSAGE_ACK << 4);
+    coap_dedup_store(slot, reply, sizeof(reply));
+    coap_udp_reply(s, reply, sizeof(reply));
+  }
+  if (s->mcast_addr && q->pdu->type == COAP_MESSAGE_NON) {
+    /* Several servers may answer a multicast request: keep listening. */
+    if (s->context->response_handler)
+      s->context->response_handler(s, q->pdu, rcvd, rcvd->mid);
+    return;
+  }
+  deliver(s, q, rcvd);
+}
+
+static void
+handle_empty(coap_session_t *s, const coap_pdu_t *rcvd)
+{
+  if (rcvd->type != COAP_MESSAGE_CON)
+    return;
+  /* RFC 7252 4.3: an empty CON is a ping, answered with RST. */
+  if (s->context->ping_handler)
+    s->context->ping_handler(s, rcvd, rcvd->mid);
+  coap_send_empty(s, COAP_MESSAGE_RST, (uint16_t)rcvd->mid);
+}
+
+void
+coap_handle_datagram(coap_session_t *s, const uint8_t *data, size_t len)
+{
+  coap_context_t *ctx = s->context;
+  coap_pdu_t pdu;
+  coap_dedup_t *slot;
+  coap_parse_status_t st = coap_pdu_view_udp(&pdu, data, len);
+
+  if (st == COAP_PARSE_DROP)
+    return;
+  s->stats.received++;
+  coap_session_touch(s);
+  if (st == COAP_PARSE_REJECT) {
+    if (pdu.type == COAP_MESSAGE_CON)
+      coap_send_empty(s, COAP_MESSAGE_RST, (uint16_t)pdu.mid);
+    coap_session_event(s, COAP_EVENT_BAD_PACKET);
+    return;
+  }
+  pdu.session = s;
+  switch (pdu.type) {
+  case COAP_MESSAGE_ACK:
+    handle_ack(s, &pdu);
+    return;
+  case COAP_MESSAGE_RST:
+    handle_rst(s, &pdu);
+    return;
+  default:
+    break;
+  }
+  if (pdu.code == COAP_EMPTY_CODE) {
+    handle_empty(s, &pdu);
+    return;
+  }
+  if (coap_dedup_check(ctx, s, (uint16_t)pdu.mid, &slot)) {
+    s->stats.duplicates++;
+    if (pdu.type != COAP_MESSAGE_CON)
+      return;
+    if (slot->resp_len)
+      coap_udp_reply(s, slot->resp, slot->resp_len);
+    else
+      coap_send_empty(s, COAP_MESSAGE_ACK, (uint16_t)pdu.mid);
+    return;
+  }
+  if (is_request(&pdu))
+    coap_handle_request(s, &pdu, slot);
+  else if (COAP_RESPONSE_CLASS(pdu.code) >= 2 &&
+           COAP_RESPONSE_CLASS(pdu.code) <= 5)
+    handle_response(s, &pdu, slot);
+  else if (pdu.type == COAP_MESSAGE_CON)
+    coap_send_empty(s, COAP_MESSAGE_RST, (uint16_t)pdu.mid);
+}
