@@ -689,6 +689,20 @@ void coap_context_set_transmission(coap_context_t *context,
                                    unsigned int ack_timeout_ms,
                                    unsigned int ack_random_factor_x1000,
                                    unsigned int max_retransmit);
+/* RFC 8323 (TCP, TLS, WebSockets).  The Max-Message-Size our CSM
+ * announces, which is also the largest message accepted (default 8192;
+ * libcoap's names). */
+void coap_context_set_csm_max_message_size(coap_context_t *context,
+                                           uint32_t max_message_size);
+uint32_t coap_context_get_csm_max_message_size(const coap_context_t *context);
+/* coapkit: a stream peer that sends no CSM, or stops in the middle of a
+ * message, for this long is dropped (default 30 s; 0 = default). */
+void coap_context_set_stream_timeout(coap_context_t *context,
+                                     unsigned int seconds);
+/* coapkit: accepted TCP/TLS/WebSocket connections at most (0: no cap);
+ * past the cap new connections are closed at once. */
+void coap_context_set_max_connections(coap_context_t *context,
+                                      unsigned int max);
 /* Requests for a resource that does not exist answer 4.04 unless an
  * unknown-resource handler is set (coap_resource_unknown_init). */
 
@@ -709,6 +723,9 @@ coap_endpoint_t *coap_new_endpoint(coap_context_t *context,
 void coap_free_endpoint(coap_endpoint_t *endpoint);
 /* coapkit: the address the endpoint is really bound to (port 0 resolved). */
 const coap_address_t *coap_endpoint_get_address(const coap_endpoint_t *ep);
+/* coapkit: the Leisure period (RFC 7252 8.2) over which answers to group
+ * requests are spread; 0 restores the default, 5000 ms. */
+void coap_context_set_mcast_leisure(coap_context_t *context, unsigned int ms);
 /* coapkit: joins an IPv4 or IPv6 multicast group on every endpoint. */
 int coap_join_mcast_group_intf(coap_context_t *context, const char *groupname,
                                const char *ifname);
@@ -816,6 +833,51 @@ int coap_session_get_stats(const coap_session_t *session,
 unsigned int coap_session_get_refcount(const coap_session_t *session);
 size_t coap_session_get_mtu(const coap_session_t *session);
 size_t coap_session_get_mcast_hops(const coap_session_t *session);
+/* coapkit: what a user wants to know about a session's (D)TLS, as text.
+ * The strings are empty when unknown. */
+typedef struct coap_tls_summary_t {
+  coap_tls_library_t library;
+  char version[32];          /* "DTLSv1.2" */
+  char cipher[128];
+  char peer_subject[256];    /* one line, RFC 2253 */
+  char peer_issuer[256];
+  char peer_not_before[40];  /* ISO 8601 UTC */
+  char peer_not_after[40];
+  char peer_sha256[100];     /* hex pairs separated by ':' */
+  char verify_result[128];   /* "ok", or why the peer was not verified */
+} coap_tls_summary_t;
+
+/* coapkit: fills summary and returns 1 for a session with (D)TLS, else
+ * zeroes it and returns 0 (also for NULL). */
+int coap_session_get_tls_summary(const coap_session_t *session,
+                                 coap_tls_summary_t *summary);
+/* coapkit: why the session's (D)TLS handshake failed, in OpenSSL's words
+ * ("handshake failed: certificate verify failed: certificate has
+ * expired"), or NULL when it has not failed. */
+const char *coap_session_get_tls_error(const coap_session_t *session);
+
+/* coapkit: a number that identifies the session within the process (never
+ * reused); 0 for NULL. */
+uint64_t coap_session_get_id(const coap_session_t *session);
+
+/* coapkit: every live session of the context, client and server; stops when
+ * cb returns non-zero and returns that value (0 when all were visited).  cb
+ * may release the session it is given, but no other. */
+typedef int (*coap_session_iter_t)(coap_session_t *session, void *arg);
+int coap_context_foreach_session(coap_context_t *ctx, coap_session_iter_t cb,
+                                 void *arg);
+
+/* coapkit: an application's file descriptor watched by the context's loop
+ * (an admin socket, a pipe): coap_io_process calls h with the ready events
+ * (EPOLLIN, EPOLLOUT, EPOLLHUP, ... bits of <sys/epoll.h>).  Adding an fd
+ * that is already watched replaces its events, handler and arg.  The fd
+ * stays the caller's: del_fd and coap_free_context never close it.  Both
+ * return 1 on success, 0 on failure. */
+typedef void (*coap_fd_handler_t)(coap_context_t *ctx, int fd, uint32_t events,
+                                  void *arg);
+int coap_context_add_fd(coap_context_t *ctx, int fd, uint32_t events,
+                        coap_fd_handler_t h, void *arg);
+int coap_context_del_fd(coap_context_t *ctx, int fd);
 
 /* ---------------------------------------------------------------- resources */
 
@@ -859,6 +921,107 @@ size_t coap_context_resource_count(const coap_context_t *context);
  * document needs; writes at most len bytes. */
 size_t coap_print_wellknown(coap_context_t *context, uint8_t *buf, size_t len,
                             const coap_string_t *query);
+
+/* ---------------------------------------------------------------- block-wise */
+
+/* RFC 7959.  With coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP |
+ * COAP_BLOCK_SINGLE_BODY) the library splits and reassembles bodies: a
+ * server handler sees an upload whole and answers a large body with
+ * coap_add_data_large_response; a client sends with
+ * coap_add_data_large_request and its response handler sees one whole
+ * body.  Without COAP_BLOCK_SINGLE_BODY a client's handler also sees each
+ * Block2 block as it arrives. */
+typedef struct coap_block_t {
+  unsigned int num;
+  unsigned int m : 1;
+  unsigned int szx : 3;
+} coap_block_t;
+
+typedef struct coap_block_b_t {
+  unsigned int num;
+  unsigned int m : 1;
+  unsigned int szx : 3;
+  unsigned int aszx : 3; /* szx as sent (7 = BERT) */
+  unsigned int defined : 1;
+  size_t chunk_size;
+} coap_block_b_t;
+
+#define COAP_OBSERVE_ESTABLISH 0
+#define COAP_OBSERVE_CANCEL 1
+
+typedef void (*coap_release_large_data_t)(coap_session_t *session,
+                                          void *app_ptr);
+
+/* 1 and *block filled when pdu carries option number (Block1 or Block2)
+ * with a valid value, else 0. */
+int coap_get_block(const coap_pdu_t *pdu, coap_option_num_t number,
+                   coap_block_t *block);
+int coap_get_block_b(const coap_session_t *session, const coap_pdu_t *pdu,
+                     coap_option_num_t number, coap_block_b_t *block);
+/* Client: the payload of a request of any length; pdu must have its token
+ * and every option already.  Sends it in blocks when it does not fit one.
+ * release_func (may be NULL) is called once the data is no longer needed
+ * (data must stay valid until then).  1 on success, 0 on failure. */
+int coap_add_data_large_request(coap_session_t *session, coap_pdu_t *pdu,
+                                size_t length, const uint8_t *data,
+                                coap_release_large_data_t release_func,
+                                void *app_ptr);
+/* Server: the body of a response of any length.  Adds Content-Format
+ * (media_type), Max-Age (maxage >= 0), ETag (etag, or one derived from the
+ * body when 0 and the body needs blocks), Block2 and Size2 as needed, and
+ * the block the request asked for.  A request whose ETag matches gets 2.03
+ * Valid without a body.  The data is used before the call returns; then
+ * release_func (may be NULL) is called.  1 on success, 0 on failure. */
+int coap_add_data_large_response(coap_resource_t *resource,
+                                 coap_session_t *session,
+                                 const coap_pdu_t *request,
+                                 coap_pdu_t *response,
+                                 const coap_string_t *query,
+                                 uint16_t media_type, int maxage,
+                                 uint64_t etag, size_t length,
+                                 const uint8_t *data,
+                                 coap_release_large_data_t release_func,
+                                 void *app_ptr);
+/* The payload and where it sits in the whole body (offset, total: from
+ * Block1/Block2 and Size1/Size2; total is len when unknown). */
+int coap_get_data_large(const coap_pdu_t *pdu, size_t *len,
+                        const uint8_t **data, size_t *offset, size_t *total);
+/* Largest block this side uses or asks for: 16..1024 (power of two);
+ * 0 restores 1024.  1 on success, 0 for another value. */
+int coap_context_set_max_block_size(coap_context_t *context,
+                                    size_t max_block_size);
+/* coapkit: how far the session's block-wise transfer (the oldest in
+ * progress) has come: bytes done, the total (0 when unknown), and whether
+ * it is an upload.  0 when none is in progress. */
+int coap_block_progress(const coap_session_t *session, size_t *done,
+                        size_t *total, int *sending);
+/* coapkit: bounds on server reassembly of uploads: bytes per body
+ * (default 16 MiB), bytes over all bodies in progress (default 64 MiB),
+ * and the time a body may wait for its next block (default 60 s).  0
+ * keeps a default. */
+void coap_context_set_max_upload(coap_context_t *context, size_t per_body,
+                                 size_t total, unsigned int timeout_s);
+
+/* ---------------------------------------------------------------- observe */
+
+/* RFC 7641.  Server: a GET with Observe 0 on an observable resource adds
+ * the client to its observer list; coap_resource_notify_observers sends
+ * every observer the GET handler's fresh answer (NON, or CON with
+ * COAP_RESOURCE_FLAGS_NOTIFY_CON, and CON at least every 24 h).  An
+ * observer goes on RST, on an unacknowledged CON notification, on a GET
+ * with Observe 1, on an error answer, and with its session.  Returns 1
+ * when the resource is observable. */
+int coap_resource_notify_observers(coap_resource_t *resource,
+                                   const coap_string_t *query);
+/* COAP_RESOURCE_FLAGS_NOTIFY_NON or COAP_RESOURCE_FLAGS_NOTIFY_CON. */
+void coap_resource_set_mode(coap_resource_t *resource, int mode);
+/* coapkit: the number of observers of the resource. */
+size_t coap_resource_observer_count(const coap_resource_t *resource);
+/* Client: ends the observation that token established: sends a GET with
+ * Observe 1 (message_type CON or NON); its answer reaches the response
+ * handler.  1 on success, 0 when token observes nothing. */
+int coap_cancel_observe(coap_session_t *session, coap_binary_t *token,
+                        coap_pdu_type_t message_type);
 
 /* coapkit: the link-format parser (RFC 6690), for clients and fuzzing.
  * Calls cb for each link with its target and raw attribute text; stops when

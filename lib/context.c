@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "net_internal.h"
+#include "tls_internal.h"
 
 static int
 batch_init(coap_context_t *ctx)
@@ -70,6 +71,7 @@ coap_free_context(coap_context_t *context)
   coap_timer_cancel(context, &context->idle_timer);
   coap_dedup_free(context);
   batch_free(context);
+  coap_tls_context_free(context);
   coap_security_free(context->security);
   coap_loop_free(context);
   free(context);
@@ -195,13 +197,13 @@ coap_can_exit(coap_context_t *context)
 int
 coap_tcp_is_supported(void)
 {
-  return 0;
+  return 1; /* tcp.c */
 }
 
 int
 coap_dtls_is_supported(void)
 {
-  return 0;
+  return 1;
 }
 
 int
@@ -213,13 +215,13 @@ coap_tls_is_supported(void)
 int
 coap_ws_is_supported(void)
 {
-  return 0;
+  return 1; /* ws.c */
 }
 
 int
 coap_wss_is_supported(void)
 {
-  return 0;
+  return coap_tls_is_supported(); /* WebSockets over tcp.c's TLS */
 }
 
 /* ---------------------------------------------------------------- security */
@@ -256,6 +258,7 @@ coap_context_set_psk2(coap_context_t *context, coap_dtls_spsk_t *setup_data)
   }
   coap_security_free(old);
   context->security = sec;
+  coap_tls_context_reset(context); /* the server SSL_CTX is rebuilt */
   return 1;
 }
 
@@ -285,6 +288,7 @@ coap_context_set_pki(coap_context_t *context, const coap_dtls_pki_t *setup_data)
   }
   coap_security_free(old);
   context->security = sec;
+  coap_tls_context_reset(context); /* the server SSL_CTX is rebuilt */
   return 1;
 }
 
@@ -308,5 +312,6 @@ coap_context_set_pki_root_cas(coap_context_t *context, const char *ca_file,
   free(sec->ca_dir);
   sec->ca_file = f;
   sec->ca_dir = d;
+  coap_tls_context_reset(context);
   return 1;
 }

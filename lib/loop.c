@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "net_internal.h"
+#include "tls_internal.h"
+#include "stream_internal.h"
 
 #define EVENTS_PER_TURN 64
 
@@ -132,6 +134,18 @@ timer_dispatch(coap_context_t *ctx, coap_timer_t *t)
   case COAP_TIMER_IDLE:
     coap_session_idle_expire(ctx);
     break;
+  case COAP_TIMER_TLS:
+    coap_tls_timeout(ctx, t);
+    break;
+  case COAP_TIMER_STREAM:
+    coap_stream_timer_fire(ctx, t);
+    break;
+  case COAP_TIMER_MCAST:
+    coap_mcast_timer_fire(ctx, t);
+    break;
+  case COAP_TIMER_BLOCK:
+    coap_block_timer_fire(ctx);
+    break;
   }
 }
 
@@ -169,6 +183,11 @@ coap_loop_init(coap_context_t *ctx)
 void
 coap_loop_free(coap_context_t *ctx)
 {
+  while (ctx->app_fds) {
+    coap_app_fd_t *a = ctx->app_fds;
+    ctx->app_fds = a->next;
+    free(a); /* the descriptor itself is the application's */
+  }
   if (ctx->evfd.fd >= 0)
     close(ctx->evfd.fd);
   if (ctx->epfd >= 0)
@@ -236,7 +255,7 @@ wait_ms(coap_context_t *ctx, uint32_t timeout_ms)
 }
 
 static void
-handle_event(coap_context_t *ctx, coap_io_t *io)
+handle_event(coap_context_t *ctx, coap_io_t *io, uint32_t events)
 {
   uint64_t v;
 
@@ -245,7 +264,91 @@ handle_event(coap_context_t *ctx, coap_io_t *io)
       ;
     return;
   }
+  if (io->kind == COAP_IO_APP) {
+    coap_app_fd_t *a = (coap_app_fd_t *)(void *)io;
+    /* The handler may delete (free) a: nothing touches it afterwards. */
+    a->handler(ctx, a->io.fd, events, a->arg);
+    return;
+  }
+  if (io->kind == COAP_IO_ENDPOINT &&
+      coap_proto_reliable(((coap_endpoint_t *)(void *)io)->proto)) {
+    coap_tcp_endpoint_event(ctx, (coap_endpoint_t *)(void *)io);
+    return;
+  }
+  if (io->kind == COAP_IO_SESSION &&
+      ((coap_session_t *)(void *)io)->stream) {
+    coap_tcp_session_event(ctx, (coap_session_t *)(void *)io, events);
+    return;
+  }
   coap_udp_read(ctx, io);
+}
+
+/* ---------------------------------------------------------------- app fds */
+
+static coap_app_fd_t *
+app_fd_find(coap_context_t *ctx, int fd, coap_app_fd_t ***link)
+{
+  coap_app_fd_t **pp;
+
+  for (pp = &ctx->app_fds; *pp; pp = &(*pp)->next)
+    if ((*pp)->io.fd == fd) {
+      if (link)
+        *link = pp;
+      return *pp;
+    }
+  return NULL;
+}
+
+int
+coap_context_add_fd(coap_context_t *ctx, int fd, uint32_t events,
+                    coap_fd_handler_t h, void *arg)
+{
+  coap_app_fd_t *a;
+  struct epoll_event ev = {.events = events};
+  int op = EPOLL_CTL_MOD;
+
+  if (!ctx || fd < 0 || !h || ctx->epfd < 0)
+    return 0;
+  a = app_fd_find(ctx, fd, NULL);
+  if (!a) {
+    a = calloc(1, sizeof(*a));
+    if (!a)
+      return 0;
+    a->io.fd = fd;
+    a->io.kind = COAP_IO_APP;
+    op = EPOLL_CTL_ADD;
+  }
+  ev.data.ptr = &a->io;
+  if (epoll_ctl(ctx->epfd, op, fd, &ev) < 0) {
+    coap_log_err("coap_context_add_fd: epoll_ctl: %s", strerror(errno));
+    if (op == EPOLL_CTL_ADD)
+      free(a);
+    return 0;
+  }
+  a->handler = h;
+  a->arg = arg;
+  a->events = events;
+  if (op == EPOLL_CTL_ADD) {
+    a->next = ctx->app_fds;
+    ctx->app_fds = a;
+  }
+  return 1;
+}
+
+int
+coap_context_del_fd(coap_context_t *ctx, int fd)
+{
+  coap_app_fd_t *a, **link = NULL;
+
+  if (!ctx)
+    return 0;
+  a = app_fd_find(ctx, fd, &link);
+  if (!a)
+    return 0;
+  *link = a->next;
+  coap_loop_del(ctx, &a->io);
+  free(a);
+  return 1;
 }
 
 int
@@ -276,7 +379,7 @@ coap_io_process(coap_context_t *context, uint32_t timeout_ms)
   for (i = 0; i < n; i++) {
     /* coap_loop_del clears the entries of owners freed meanwhile. */
     if (ev[i].data.ptr)
-      handle_event(context, ev[i].data.ptr);
+      handle_event(context, ev[i].data.ptr, ev[i].events);
   }
   context->ev_pending = NULL;
   context->ev_n = 0;

@@ -21,6 +21,10 @@ typedef enum coap_timer_kind_t {
   COAP_TIMER_XMIT = 1,   /* a coap_queue_t: retransmission or lifetime */
   COAP_TIMER_KEEPALIVE,  /* a coap_session_t's keepalive */
   COAP_TIMER_IDLE,       /* the context's idle-session expiry */
+  COAP_TIMER_TLS,        /* a coap_tls_t: DTLS flights, handshake deadline */
+  COAP_TIMER_STREAM,     /* a coap_stream_t (tcp.c): silent or stalled peer */
+  COAP_TIMER_MCAST,      /* a delayed answer to a group request (mcast.c) */
+  COAP_TIMER_BLOCK,      /* the context's block-wise expiry (block.c) */
 } coap_timer_kind_t;
 
 typedef struct coap_timer_t {
@@ -47,6 +51,7 @@ typedef enum coap_io_kind_t {
   COAP_IO_ENDPOINT = 1,
   COAP_IO_SESSION,
   COAP_IO_EVENTFD,
+  COAP_IO_APP,         /* a coap_app_fd_t: the application's descriptor */
 } coap_io_kind_t;
 
 /* What an epoll event points at: the first member of its owner. */
@@ -77,6 +82,15 @@ typedef struct coap_batch_t {
   int tx_fd;        /* the socket of the batch being processed, or -1 */
   int tx_connected; /* 1: no destination address (a connected socket) */
 } coap_batch_t;
+
+/* An application descriptor (coap_context_add_fd). */
+typedef struct coap_app_fd_t {
+  coap_io_t io;                 /* first: epoll data */
+  struct coap_app_fd_t *next;
+  coap_fd_handler_t handler;
+  void *arg;
+  uint32_t events;
+} coap_app_fd_t;
 
 /* ---------------------------------------------------------------- queue */
 
@@ -141,6 +155,8 @@ struct coap_session_t {
   coap_session_t *all_next, *all_prev; /* every session of the context */
   coap_queue_t *queue;            /* messages in flight, FIFO */
   coap_security_t *security;      /* client (D)TLS settings, or NULL */
+  struct coap_tls_t *tls;         /* (D)TLS state (tls_internal.h), or NULL */
+  struct coap_stream_t *stream;   /* TCP/TLS/WS state (tcp.c), or NULL */
   coap_address_t *mcast_addr;     /* multicast clients only */
   void *app_data;
   uint64_t id;                    /* never reused within the process */
@@ -166,6 +182,8 @@ struct coap_session_t {
   uint8_t in_htab;
   uint8_t pending_err;            /* a send saw ECONNREFUSED: nack soon */
   uint16_t ka_mid;                /* message ID of the keepalive ping */
+  uint8_t ping_tokens;            /* empty-CON pings that may be answered */
+  uint64_t ping_stamp;            /* monotonic ms of the last refill */
 };
 
 /* ---------------------------------------------------------------- resource */
@@ -190,6 +208,10 @@ struct coap_resource_t {
   uint8_t observable;
   uint8_t is_unknown;
   uint8_t owns_path;
+  uint8_t obs_busy;                /* observe.c: notifying now */
+  uint8_t obs_dirty;               /* observe.c: changed while notifying */
+  uint32_t obs_seq;                /* observe.c: last Observe value sent */
+  struct coap_observer_t *observers; /* observe.c */
 };
 
 /* ---------------------------------------------------------------- dedup */
@@ -233,6 +255,7 @@ struct coap_context_t {
   coap_batch_t *batch;
   coap_dedup_t *dedup;
   coap_security_t *security;       /* server (D)TLS settings */
+  struct coap_tls_ctx_t *tls_ctx;  /* server SSL_CTX, cookie secret */
   void *app_data;
   coap_response_handler_t response_handler;
   coap_nack_handler_t nack_handler;
@@ -248,7 +271,24 @@ struct coap_context_t {
   int in_dispatch;                 /* >0: frees of client sessions wait */
   coap_session_t *dead;            /* client sessions released meanwhile */
   void *ev_pending;                /* epoll events not handled yet */
+  coap_app_fd_t *app_fds;          /* coap_context_add_fd */
+  uint32_t csm_max_message_size;   /* tcp.c: our CSM's Max-Message-Size */
+  unsigned stream_timeout_s;       /* tcp.c: silent/stalled peer limit */
+  unsigned max_connections;        /* tcp.c: accepted streams at most */
+  unsigned stream_conns;           /* tcp.c: accepted streams now */
   int ev_n;
+  struct coap_lg_t *lg;            /* block.c: transfers in progress */
+  struct coap_obs_client_t *obs_client; /* observe.c: our observations */
+  size_t lg_total;                 /* block.c: bytes held by server uploads */
+  size_t max_upload;               /* block.c: 0 = default */
+  size_t max_upload_total;         /* block.c: 0 = default */
+  uint32_t upload_timeout_ms;      /* block.c: 0 = default */
+  uint16_t max_block_size;         /* block.c: 0 = 1024 */
+  uint8_t lg_timer_ready;          /* block.c: lg_timer initialised */
+  coap_timer_t lg_timer;           /* block.c: sweeps expired transfers */
+  uint8_t rx_mcast;                /* the datagram in hand came to a group */
+  uint32_t mcast_leisure_ms;       /* mcast.c: 0 = COAP_DEFAULT_LEISURE_MS */
+  struct coap_delayed_t *delayed;  /* mcast.c: answers waiting to go */
 };
 
 /* ---------------------------------------------------------------- modules */
@@ -291,6 +331,8 @@ coap_session_t *coap_session_get_server(coap_context_t *ctx,
 void coap_session_touch(coap_session_t *s);
 void coap_session_idle_expire(coap_context_t *ctx);
 void coap_session_event(coap_session_t *s, coap_event_t ev);
+/* Changes the state; a change is signalled as COAP_EVENT_SESSION_STATE. */
+void coap_session_set_state(coap_session_t *s, coap_session_state_t state);
 void coap_sessions_free_all(coap_context_t *ctx);
 int coap_token_in_use(const coap_session_t *s, const uint8_t *tok, size_t len);
 
@@ -315,6 +357,56 @@ void coap_session_io_error(coap_session_t *s, int err);
 void coap_resources_free(coap_context_t *ctx);
 void coap_handle_request(coap_session_t *s, coap_pdu_t *req,
                          coap_dedup_t *slot);
+
+/* block.c (RFC 7959) */
+/* Server: a request carrying Block1 while the library does block-wise.
+ * Returns 1 when resp is the whole answer (2.31, 4.08, 4.13); 0 when the
+ * handler runs, with *body the reassembled request (caller frees) or NULL
+ * to use req as it is. */
+int coap_block_server_request(coap_session_t *s, const coap_pdu_t *req,
+                              coap_pdu_t *resp, coap_pdu_t **body);
+/* Client: a response to sent.  Returns 1 when block.c took it (asked for
+ * the next block, or delivered the assembled body itself). */
+int coap_block_client_response(coap_session_t *s, const coap_pdu_t *sent,
+                               const coap_pdu_t *rcvd);
+/* Client: a response no queued request matches (a notification, ...).
+ * Returns 1 when it was ours. */
+int coap_block_client_unsolicited(coap_session_t *s, const coap_pdu_t *rcvd);
+void coap_block_session_gone(coap_session_t *s);
+void coap_block_timer_fire(coap_context_t *ctx);
+/* A copy of pdu (for session s, or pdu's) without the options in drop[]
+ * and without payload; NULL on failure. */
+coap_pdu_t *coap_pdu_clone_without(const coap_pdu_t *pdu, coap_session_t *s,
+                                   const coap_option_num_t *drop, size_t ndrop,
+                                   size_t extra);
+
+/* mcast.c: sends len bytes to s's peer after a random Leisure delay. */
+void coap_mcast_delay(coap_session_t *s, const uint8_t *data, size_t len);
+void coap_mcast_timer_fire(coap_context_t *ctx, coap_timer_t *t);
+void coap_mcast_session_gone(coap_session_t *s);
+
+/* observe.c (RFC 7641) */
+/* Before the handler: adds Observe to resp when req registers on r. */
+void coap_observe_before(coap_resource_t *r, coap_session_t *s,
+                         const coap_pdu_t *req, coap_pdu_t *resp);
+/* After the handler: registers, or strips Observe from an error. */
+void coap_observe_after(coap_resource_t *r, coap_session_t *s,
+                        const coap_pdu_t *req, coap_pdu_t *resp);
+/* The peer refused (RST) or never acknowledged a notification. */
+void coap_observe_rst(coap_session_t *s, coap_mid_t mid);
+void coap_observe_failed(coap_session_t *s, const coap_pdu_t *notification);
+void coap_observe_resource_gone(coap_resource_t *r);
+void coap_observe_session_gone(coap_session_t *s);
+/* Client: remember an observation established by this exchange. */
+void coap_observe_client_note(coap_session_t *s, const coap_pdu_t *sent,
+                              const coap_pdu_t *rcvd);
+/* Client: a notification.  Returns 1 with *req the registration request
+ * when it is fresh and ours, 2 when ours but stale (RFC 7641 3.4), 0 when
+ * no observation of ours has its token. */
+int coap_observe_client_match(coap_session_t *s, const coap_pdu_t *rcvd,
+                              const coap_pdu_t **req);
+/* Client: the observation with rcvd's token ended (an error answer). */
+void coap_observe_client_forget(coap_session_t *s, const coap_pdu_t *rcvd);
 
 /* keepalive.c */
 void coap_keepalive_start(coap_session_t *s);

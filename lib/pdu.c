@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pdu_internal.h"
+#include "stream_internal.h"
 
 /* The largest option value the 14-form length nibble can express. */
 #define OPT_MAX_LENGTH (65535u + 269u)
@@ -576,6 +577,26 @@ coap_pdu_encode_udp(coap_pdu_t *pdu, size_t *len)
   return h;
 }
 
+/* RFC 8323 framing lives in frame.c. */
+static coap_parse_status_t
+coap_pdu_view_proto(coap_proto_t proto, coap_pdu_t *view, const uint8_t *data,
+                    size_t length)
+{
+  switch (proto) {
+  case COAP_PROTO_UDP:
+  case COAP_PROTO_DTLS:
+    return coap_pdu_view_udp(view, data, length);
+  case COAP_PROTO_TCP:
+  case COAP_PROTO_TLS:
+    return coap_pdu_view_tcp(view, data, length);
+  case COAP_PROTO_WS:
+  case COAP_PROTO_WSS:
+    return coap_pdu_view_ws(view, data, length);
+  default:
+    return COAP_PARSE_DROP;
+  }
+}
+
 int
 coap_pdu_parse(coap_proto_t proto, const uint8_t *data, size_t length,
                coap_pdu_t *pdu)
@@ -585,9 +606,7 @@ coap_pdu_parse(coap_proto_t proto, const uint8_t *data, size_t length,
 
   if (!pdu || !data)
     return 0;
-  if (proto != COAP_PROTO_UDP && proto != COAP_PROTO_DTLS)
-    return 0;
-  if (coap_pdu_view_udp(&view, data, length) != COAP_PARSE_OK)
+  if (coap_pdu_view_proto(proto, &view, data, length) != COAP_PARSE_OK)
     return 0;
   if (!pdu_reserve(pdu, view.used_size))
     return 0;

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "net_internal.h"
+#include "stream_internal.h"
 
 #define NSTART COAP_DEFAULT_NSTART
 #define MAX_LATENCY_MS 100000u
@@ -215,9 +216,12 @@ coap_queue_drop_all(coap_session_t *s, coap_nack_reason_t reason,
 {
   coap_queue_t *q = s->queue, *next;
 
-  /* Detached first: a nack handler may send again on this session. */
+  /* Detached first: a nack handler may send again on this session.  A
+   * keepalive ping dropped here (an ICMP error, say) must not leave the
+   * keepalive waiting forever for its answer. */
   s->queue = NULL;
   s->con_active = 0;
+  s->ka_outstanding = 0;
   for (; q; q = next) {
     next = q->next;
     coap_timer_cancel(s->context, &q->timer);
@@ -235,8 +239,11 @@ coap_session_io_error(coap_session_t *s, int err)
   s->pending_err = 0;
   coap_log_debug("%s: %s", coap_session_str(s), strerror(err));
   coap_queue_drop_all(s, COAP_NACK_ICMP_ISSUE, 1);
-  if (!s->dead)
-    coap_session_event(s, COAP_EVENT_SESSION_FAILED);
+  if (s->dead)
+    return;
+  /* Nobody is there: not established until the next send tries again. */
+  coap_session_set_state(s, COAP_SESSION_STATE_NONE);
+  coap_session_event(s, COAP_EVENT_SESSION_FAILED);
 }
 
 static void
@@ -246,11 +253,29 @@ con_failed(coap_session_t *s, coap_queue_t *q)
   int keepalive = ping && s->ka_outstanding && s->ka_mid == (uint16_t)q->mid;
 
   queue_finish(s, q);
+  if (!ping && !is_request(q->pdu))
+    coap_observe_failed(s, q->pdu);
   call_nack(s, q->pdu, COAP_NACK_TOO_MANY_RETRIES, q->mid);
   queue_free(s->context, q);
   if (keepalive)
     coap_keepalive_failed(s);
   coap_send_next_waiting(s);
+}
+
+/* RFC 8323: a request (or Ping) on a stream waited its whole lifetime
+ * without an answer.  A keepalive Ping that goes unanswered ends the
+ * session. */
+static void
+reliable_expired(coap_session_t *s, coap_queue_t *q)
+{
+  int keepalive = q->pdu->code == COAP_SIGNALING_CODE_PING &&
+                  s->ka_outstanding && s->ka_mid == (uint16_t)q->mid;
+
+  queue_unlink(s, q);
+  call_nack(s, q->pdu, COAP_NACK_TOO_MANY_RETRIES, q->mid);
+  queue_free(s->context, q);
+  if (keepalive)
+    coap_keepalive_failed(s);
 }
 
 void
@@ -260,6 +285,10 @@ coap_queue_fire(coap_context_t *ctx, coap_queue_t *q)
 
   if (s->pending_err) {
     coap_session_io_error(s, ECONNREFUSED);
+    return;
+  }
+  if (coap_proto_reliable((coap_proto_t)s->proto)) {
+    reliable_expired(s, q);
     return;
   }
   if (q->acked || q->pdu->type != COAP_MESSAGE_CON) {
@@ -334,15 +363,65 @@ send_non_request(coap_session_t *s, coap_pdu_t *pdu)
   return mid;
 }
 
+/* ---------------------------------------------------------------- streams */
+
+/* How long a stream Ping waits for its Pong: as long as a UDP ping would
+ * with its retransmissions. */
+static uint64_t
+ping_wait_ms(const coap_context_t *ctx)
+{
+  uint64_t w = (uint64_t)ctx->ack_timeout_ms * ((1u << ctx->max_retransmit) - 1);
+
+  return w < 1000 ? 1000 : w;
+}
+
+/* RFC 8323: no type, no message ID, no ACK, no retransmission.  A request
+ * (or Ping) waits in the queue for the response (or Pong) with its token;
+ * the timer only bounds the wait. */
+static coap_mid_t
+send_reliable(coap_session_t *s, coap_pdu_t *pdu)
+{
+  coap_context_t *ctx = s->context;
+  coap_mid_t mid = pdu->mid;
+  int ping = pdu->code == COAP_SIGNALING_CODE_PING;
+  coap_queue_t *q;
+
+  if (!coap_stream_send_pdu(s, pdu)) {
+    coap_delete_pdu(pdu);
+    return COAP_INVALID_MID;
+  }
+  if (!is_request(pdu) && !ping) {
+    coap_delete_pdu(pdu);
+    return mid;
+  }
+  q = calloc(1, sizeof(*q));
+  if (!q) {
+    coap_delete_pdu(pdu);
+    return mid; /* sent; its answer will find nobody waiting */
+  }
+  q->session = s;
+  q->pdu = pdu;
+  q->mid = mid;
+  q->acked = 1; /* never counts against NSTART */
+  coap_timer_init(&q->timer, COAP_TIMER_XMIT);
+  queue_append(s, q);
+  coap_timer_arm(ctx, &q->timer,
+                 coap_context_now(ctx) +
+                     (ping ? ping_wait_ms(ctx) : coap_exchange_lifetime_ms(ctx)));
+  return mid;
+}
+
 coap_mid_t
 coap_send_internal(coap_session_t *s, coap_pdu_t *pdu)
 {
   coap_mid_t mid = pdu->mid;
 
+  if (coap_proto_reliable((coap_proto_t)s->proto))
+    return send_reliable(s, pdu);
   if (s->mcast_addr)
     coap_address_copy(&s->remote, s->mcast_addr);
-  if (s->state == COAP_SESSION_STATE_NONE)
-    s->state = COAP_SESSION_STATE_ESTABLISHED; /* UDP needs no handshake */
+  if (s->state == COAP_SESSION_STATE_NONE) /* UDP needs no handshake */
+    coap_session_set_state(s, COAP_SESSION_STATE_ESTABLISHED);
   if (pdu->type == COAP_MESSAGE_CON)
     return send_con(s, pdu);
   if (pdu->type == COAP_MESSAGE_NON && is_request(pdu))
@@ -358,7 +437,9 @@ coap_send(coap_session_t *session, coap_pdu_t *pdu)
 {
   if (!pdu)
     return COAP_INVALID_MID;
-  if (!session || session->dead || session->proto != COAP_PROTO_UDP) {
+  if (!session || session->dead ||
+      (session->proto != COAP_PROTO_UDP && session->proto != COAP_PROTO_DTLS &&
+       !coap_proto_reliable((coap_proto_t)session->proto))) {
     coap_delete_pdu(pdu);
     return COAP_INVALID_MID;
   }
@@ -374,7 +455,11 @@ coap_session_send_ping(coap_session_t *session)
 
   if (!session || session->dead)
     return COAP_INVALID_MID;
-  pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_EMPTY_CODE,
+  /* RFC 8323 5.4: on a stream the ping is the 7.02 signal. */
+  pdu = coap_pdu_init(COAP_MESSAGE_CON,
+                      coap_proto_reliable((coap_proto_t)session->proto)
+                          ? COAP_SIGNALING_CODE_PING
+                          : COAP_EMPTY_CODE,
                       coap_new_message_id(session), 0);
   if (!pdu)
     return COAP_INVALID_MID;
@@ -419,7 +504,9 @@ static void
 deliver(coap_session_t *s, coap_queue_t *q, const coap_pdu_t *rcvd)
 {
   queue_finish(s, q);
-  if (s->context->response_handler)
+  /* block.c may take it: ask for the next block, or deliver the whole. */
+  if (!coap_block_client_response(s, q->pdu, rcvd) &&
+      s->context->response_handler)
     s->context->response_handler(s, q->pdu, rcvd, rcvd->mid);
   queue_free(s->context, q);
   coap_send_next_waiting(s);
@@ -466,6 +553,7 @@ handle_rst(coap_session_t *s, const coap_pdu_t *rcvd)
 {
   coap_queue_t *q = find_by_mid(s, rcvd->mid);
 
+  coap_observe_rst(s, rcvd->mid); /* a notification refused */
   if (!q)
     return;
   if (q->pdu->code == COAP_EMPTY_CODE) {
@@ -484,6 +572,15 @@ handle_response(coap_session_t *s, const coap_pdu_t *rcvd, coap_dedup_t *slot)
   coap_queue_t *q = find_by_token(s, rcvd);
   uint8_t reply[4] = {0x40, 0, (uint8_t)(rcvd->mid >> 8), (uint8_t)rcvd->mid};
 
+  if (!q && coap_block_client_unsolicited(s, rcvd)) {
+    /* A notification of ours (or a block of one). */
+    if (rcvd->type == COAP_MESSAGE_CON) {
+      reply[0] = 0x40 | (COAP_MESSAGE_ACK << 4);
+      coap_dedup_store(slot, reply, sizeof(reply));
+      coap_udp_reply(s, reply, sizeof(reply));
+    }
+    return;
+  }
   if (!q) {
     if (rcvd->type == COAP_MESSAGE_CON) {
       reply[0] = 0x40 | (COAP_MESSAGE_RST << 4);
@@ -506,11 +603,41 @@ handle_response(coap_session_t *s, const coap_pdu_t *rcvd, coap_dedup_t *slot)
   deliver(s, q, rcvd);
 }
 
+/* Empty-CON pings answered per session: a token bucket of COAP_PING_BURST
+ * refilled by one every COAP_PING_REFILL_MS (4 a second), so a flood of
+ * pings from one peer gets at most that many RSTs while a keepalive probe at
+ * one ping a second never runs dry.  A new session (zeroed) starts full. */
+#define COAP_PING_BURST 8
+#define COAP_PING_REFILL_MS 250
+
+static int
+ping_allowed(coap_session_t *s)
+{
+  uint64_t now = s->context->now;
+  uint64_t add = now > s->ping_stamp ? (now - s->ping_stamp) / COAP_PING_REFILL_MS : 0;
+
+  if (add >= (uint64_t)(COAP_PING_BURST - s->ping_tokens)) {
+    s->ping_tokens = COAP_PING_BURST;
+    s->ping_stamp = now;
+  } else if (add) {
+    s->ping_tokens = (uint8_t)(s->ping_tokens + add);
+    s->ping_stamp += add * COAP_PING_REFILL_MS;
+  }
+  if (s->ping_tokens == 0)
+    return 0;
+  s->ping_tokens--;
+  return 1;
+}
+
 static void
 handle_empty(coap_session_t *s, const coap_pdu_t *rcvd)
 {
   if (rcvd->type != COAP_MESSAGE_CON)
     return;
+  if (!ping_allowed(s)) {
+    coap_log_debug("%s: ping rate exceeded: not answered", coap_session_str(s));
+    return;
+  }
   /* RFC 7252 4.3: an empty CON is a ping, answered with RST. */
   if (s->context->ping_handler)
     s->context->ping_handler(s, rcvd, rcvd->mid);
@@ -567,4 +694,32 @@ coap_handle_datagram(coap_session_t *s, const uint8_t *data, size_t len)
     handle_response(s, &pdu, slot);
   else if (pdu.type == COAP_MESSAGE_CON)
     coap_send_empty(s, COAP_MESSAGE_RST, (uint16_t)pdu.mid);
+}
+
+/* ---------------------------------------------------------------- streams */
+
+void
+coap_handle_reliable(coap_session_t *s, coap_pdu_t *pdu)
+{
+  pdu->session = s;
+  if (is_request(pdu))
+    coap_handle_request(s, pdu, NULL);
+  else if (COAP_RESPONSE_CLASS(pdu->code) >= 2 &&
+           COAP_RESPONSE_CLASS(pdu->code) <= 5)
+    handle_response(s, pdu, NULL);
+}
+
+int
+coap_queue_pong(coap_session_t *s, const coap_pdu_t *rcvd)
+{
+  for (coap_queue_t *q = s->queue; q; q = q->next)
+    if (q->pdu->code == COAP_SIGNALING_CODE_PING &&
+        q->pdu->token_length == rcvd->token_length &&
+        memcmp(q->pdu->token, rcvd->token, rcvd->token_length) == 0) {
+      pong(s, q, rcvd);
+      return 1;
+    }
+  if (s->context->pong_handler)
+    s->context->pong_handler(s, rcvd, 0);
+  return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "net_internal.h"
+#include "stream_internal.h"
 
 #define PATH_MAX_LEN 1024
 #define QUERY_MAX_LEN 1024
@@ -77,6 +78,7 @@ resource_free(coap_resource_t *r)
 {
   coap_attr_t *a, *next;
 
+  coap_observe_resource_gone(r);
   for (a = r->attrs; a; a = next) {
     next = a->next;
     attr_free(a);
@@ -481,7 +483,6 @@ static void
 wellknown(coap_context_t *ctx, const coap_pdu_t *req, coap_pdu_t *resp,
           const coap_string_t *query)
 {
-  uint8_t ct[2];
   size_t need = coap_print_wellknown(ctx, NULL, 0, query);
   uint8_t *p;
 
@@ -490,21 +491,41 @@ wellknown(coap_context_t *ctx, const coap_pdu_t *req, coap_pdu_t *resp,
     return;
   }
   resp->code = COAP_RESPONSE_CODE_CONTENT;
-  coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
-                  coap_encode_var_safe(ct, sizeof(ct),
-                                       COAP_MEDIATYPE_APPLICATION_LINK_FORMAT),
-                  ct);
-  if (need == 0)
-    return;
-  p = coap_add_data_after(resp, need);
+  p = malloc(need ? need : 1);
   if (!p) {
-    /* Block-wise transfer comes later; better an error than a cut list. */
-    coap_log_warn("/.well-known/core needs %zu bytes: too large", need);
-    coap_pdu_clear_body(resp);
     resp->code = COAP_RESPONSE_CODE_INTERNAL_ERROR;
     return;
   }
   coap_print_wellknown(ctx, p, need, query);
+  /* A long list goes block-wise (RFC 7959), cut from this one snapshot. */
+  if (!coap_add_data_large_response(NULL, resp->session, req, resp, query,
+                                    COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1,
+                                    0, need, p, NULL, NULL)) {
+    coap_log_warn("/.well-known/core: %zu bytes cannot be sent", need);
+    coap_pdu_clear_body(resp);
+    resp->code = COAP_RESPONSE_CODE_INTERNAL_ERROR;
+  }
+  free(p);
+}
+
+/* The handler, with what block.c and observe.c add around it: a Block1
+ * upload is reassembled first, an Observe registration recorded after. */
+static void
+run_handler(coap_method_handler_t h, coap_resource_t *r, coap_session_t *s,
+            const coap_pdu_t *req, const coap_string_t *query,
+            coap_pdu_t *resp)
+{
+  coap_pdu_t *body = NULL;
+
+  if (coap_block_server_request(s, req, resp, &body))
+    return;
+  if (body)
+    req = body;
+  coap_observe_before(r, s, req, resp);
+  h(r, s, req, query, resp);
+  if (!s->dead)
+    coap_observe_after(r, s, req, resp);
+  coap_delete_pdu(body);
 }
 
 static void
@@ -517,9 +538,17 @@ dispatch(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
   coap_string_t qs;
   coap_resource_t *r;
   coap_method_handler_t h;
+  coap_opt_iterator_t oi;
 
   if (coap_pdu_unknown_critical(req)) {
     resp->code = COAP_RESPONSE_CODE_BAD_OPTION;
+    return;
+  }
+  /* Not a proxy: RFC 7252 5.7.2 wants 5.05 rather than serving our own
+   * resource under someone else's name. */
+  if (coap_check_option(req, COAP_OPTION_PROXY_URI, &oi) ||
+      coap_check_option(req, COAP_OPTION_PROXY_SCHEME, &oi)) {
+    resp->code = COAP_RESPONSE_CODE_PROXYING_NOT_SUPPORTED;
     return;
   }
   if (!join_options(req, COAP_OPTION_URI_PATH, '/', path, sizeof(path), &plen,
@@ -548,7 +577,7 @@ dispatch(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
     resp->code = COAP_RESPONSE_CODE_NOT_ALLOWED;
     return;
   }
-  h(r, s, req, qcount ? &qs : NULL, resp);
+  run_handler(h, r, s, req, qcount ? &qs : NULL, resp);
 }
 
 void
@@ -577,6 +606,26 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
   dispatch(s, req, &resp);
   if (s->dead)
     return;
+  if (s->stream) {
+    /* RFC 8323: nothing to acknowledge; the response goes on the stream. */
+    if (resp.code != COAP_EMPTY_CODE && !suppressed(req, (uint8_t)resp.code))
+      coap_stream_send_pdu(s, &resp);
+    return;
+  }
+  if (ctx->rx_mcast) {
+    /* RFC 7252 8.2: errors to a group stay silent; answers are NON and
+     * wait a random part of the Leisure period. */
+    if (COAP_RESPONSE_CLASS(resp.code) == 2 &&
+        !suppressed(req, (uint8_t)resp.code)) {
+      resp.type = COAP_MESSAGE_NON;
+      if (con)
+        resp.mid = coap_new_message_id(s);
+      data = coap_pdu_encode_udp(&resp, &len);
+      if (data)
+        coap_mcast_delay(s, data, len);
+    }
+    return;
+  }
   if (resp.code == COAP_EMPTY_CODE || suppressed(req, (uint8_t)resp.code)) {
     /* No response now (separate, or not wanted): a CON still needs its ACK. */
     if (con) {

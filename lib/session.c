@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "net_internal.h"
+#include "stream_internal.h"
+#include "tls_internal.h"
 
 static void
 random_bytes(void *buf, size_t len)
@@ -325,6 +327,15 @@ coap_session_event(coap_session_t *s, coap_event_t ev)
     s->context->event_handler(s, ev);
 }
 
+void
+coap_session_set_state(coap_session_t *s, coap_session_state_t state)
+{
+  if (s->state == (uint8_t)state)
+    return;
+  s->state = (uint8_t)state;
+  coap_session_event(s, COAP_EVENT_SESSION_STATE);
+}
+
 static void
 session_destroy(coap_session_t *s)
 {
@@ -332,13 +343,19 @@ session_destroy(coap_session_t *s)
 
   if (s->endpoint && s->type == COAP_SESSION_TYPE_SERVER)
     coap_session_event(s, COAP_EVENT_SERVER_SESSION_DEL);
+  if (s->proto == COAP_PROTO_DTLS)
+    coap_tls_close(s); /* close_notify while the socket is still there */
   coap_queue_drop_all(s, COAP_NACK_NOT_DELIVERABLE, 0);
+  coap_observe_session_gone(s);
+  coap_block_session_gone(s);
+  coap_mcast_session_gone(s);
   coap_timer_cancel(ctx, &s->ka_timer);
   lru_unlink(ctx, s);
   if (s->in_htab) {
     htab_remove(ctx, s);
     ctx->server_sessions--;
   }
+  coap_stream_free(s); /* closes a stream's socket itself */
   if (s->io.fd >= 0) {
     coap_loop_del(ctx, &s->io);
     close(s->io.fd);
@@ -353,6 +370,7 @@ session_destroy(coap_session_t *s)
   if (s->all_next)
     s->all_next->all_prev = s->all_prev;
   ctx->session_count--;
+  coap_tls_detach(s);
   coap_security_free(s->security);
   free(s->mcast_addr);
   free(s);
@@ -449,9 +467,10 @@ coap_session_disconnected(coap_session_t *session, coap_nack_reason_t reason)
     return;
   coap_queue_drop_all(session, reason, 1);
   session->ka_outstanding = 0;
+  coap_stream_disconnected(session); /* a stream's connection goes too */
   if (session->state == COAP_SESSION_STATE_NONE)
     return;
-  session->state = COAP_SESSION_STATE_NONE;
+  coap_session_set_state(session, COAP_SESSION_STATE_NONE);
   coap_session_event(session, COAP_EVENT_SESSION_CLOSED);
 }
 
@@ -519,15 +538,6 @@ coap_session_get_state(const coap_session_t *session)
 {
   return session ? (coap_session_state_t)session->state
                  : COAP_SESSION_STATE_NONE;
-}
-
-void *
-coap_session_get_tls(const coap_session_t *session, coap_tls_library_t *tls_lib)
-{
-  (void)session;
-  if (tls_lib)
-    *tls_lib = COAP_TLS_LIBRARY_NOTLS;
-  return NULL;
 }
 
 coap_session_type_t
@@ -622,7 +632,9 @@ coap_session_str(const coap_session_t *session)
   if (!coap_print_addr(&session->remote, r, sizeof(r)))
     snprintf((char *)r, sizeof(r), "-");
   snprintf(buf, sizeof(buf), "%s <-> %s %s", l, r,
-           session->proto == COAP_PROTO_UDP ? "UDP" : "?");
+           coap_proto_name((coap_proto_t)session->proto)
+               ? coap_proto_name((coap_proto_t)session->proto)
+               : "?");
   return buf;
 }
 
@@ -636,6 +648,32 @@ coap_session_get_stats(const coap_session_t *session,
   stats->last_rx_tx_ms =
       (uint64_t)((int64_t)session->last_activity + session->context->wall_offset);
   return 1;
+}
+
+uint64_t
+coap_session_get_id(const coap_session_t *session)
+{
+  return session ? session->id : 0;
+}
+
+int
+coap_context_foreach_session(coap_context_t *ctx, coap_session_iter_t cb,
+                             void *arg)
+{
+  coap_session_t *s, *next;
+
+  if (!ctx || !cb)
+    return 0;
+  for (s = ctx->sessions; s; s = next) {
+    int r;
+    next = s->all_next; /* cb may release (free) s */
+    if (s->dead)
+      continue;
+    r = cb(s, arg);
+    if (r)
+      return r;
+  }
+  return 0;
 }
 
 unsigned int
@@ -684,7 +722,11 @@ coap_session_new_token(coap_session_t *session, size_t *len, uint8_t *token)
 static int
 proto_check(coap_proto_t proto)
 {
-  if (proto == COAP_PROTO_UDP)
+  if (proto == COAP_PROTO_UDP || proto == COAP_PROTO_TCP ||
+      proto == COAP_PROTO_WS || proto == COAP_PROTO_DTLS)
+    return 1;
+  if ((proto == COAP_PROTO_TLS || proto == COAP_PROTO_WSS) &&
+      coap_tls_is_supported())
     return 1;
   if (proto > COAP_PROTO_NONE && proto < COAP_PROTO_LAST)
     coap_log_err("coap_new_client_session: %s is not supported yet",
@@ -718,7 +760,10 @@ client_new(coap_context_t *ctx, const coap_address_t *local_if,
   s->security = sec;
   sec = NULL;
   s->refcount = 1;
-  if (!coap_udp_client_open(s, local_if, server))
+  if (coap_proto_reliable(proto) ? !coap_tcp_client_open(s, local_if, server)
+                                 : !coap_udp_client_open(s, local_if, server))
+    goto fail;
+  if (proto == COAP_PROTO_DTLS && !coap_dtls_client_start(s))
     goto fail;
   coap_keepalive_start(s);
   return s;

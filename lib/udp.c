@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "net_internal.h"
+#include "stream_internal.h"
+#include "tls_internal.h"
 
 #define RCVBUF_WANTED (4 * 1024 * 1024)
 #define MAX_BATCHES_PER_WAKEUP 8
@@ -116,7 +118,8 @@ coap_new_endpoint(coap_context_t *context, const coap_address_t *listen_addr,
 
   if (!context || !listen_addr)
     return NULL;
-  if (proto != COAP_PROTO_UDP) {
+  if (proto != COAP_PROTO_UDP && proto != COAP_PROTO_DTLS &&
+      !coap_proto_reliable(proto)) {
     coap_log_err("coap_new_endpoint: %s is not supported yet",
                  coap_proto_name(proto) ? coap_proto_name(proto) : "?");
     return NULL;
@@ -128,7 +131,8 @@ coap_new_endpoint(coap_context_t *context, const coap_address_t *listen_addr,
   ep->io.kind = COAP_IO_ENDPOINT;
   ep->context = context;
   ep->proto = proto;
-  if (!coap_udp_endpoint_open(ep, listen_addr)) {
+  if (coap_proto_reliable(proto) ? !coap_tcp_endpoint_open(ep, listen_addr)
+                                 : !coap_udp_endpoint_open(ep, listen_addr)) {
     if (ep->io.fd >= 0)
       close(ep->io.fd);
     free(ep);
@@ -231,6 +235,19 @@ client_mcast_setup(coap_session_t *s)
                     sizeof(hops)) == 0;
 }
 
+static int
+bind_any(int fd, int family)
+{
+  coap_address_t any;
+
+  coap_address_init(&any);
+  any.addr.sa.sa_family = (sa_family_t)family;
+  if (bind(fd, &any.addr.sa, coap_address_socklen(&any)) == 0)
+    return 1;
+  coap_log_err("coap_new_client_session: bind: %s", strerror(errno));
+  return 0;
+}
+
 int
 coap_udp_client_open(coap_session_t *s, const coap_address_t *local_if,
                      const coap_address_t *server)
@@ -265,6 +282,9 @@ coap_udp_client_open(coap_session_t *s, const coap_address_t *local_if,
     }
   }
   if (coap_is_mcast(&s->remote)) {
+    /* Bound now, so that the local port is known before the first send. */
+    if (!local_if && !bind_any(s->io.fd, family))
+      return 0;
     if (!client_mcast_setup(s))
       return 0;
   } else if (family != AF_UNIX && connect(s->io.fd, &s->remote.addr.sa,
@@ -324,6 +344,20 @@ session_fd(const coap_session_t *s, int *connected)
 ssize_t
 coap_udp_send(coap_session_t *s, const uint8_t *data, size_t len)
 {
+  ssize_t r = s->tls && s->proto == COAP_PROTO_DTLS
+                  ? coap_tls_send(s, data, len)
+                  : coap_udp_send_raw(s, data, len);
+
+  if (r < 0)
+    return r;
+  s->stats.sent++;
+  coap_session_touch(s);
+  return r;
+}
+
+ssize_t
+coap_udp_send_raw(coap_session_t *s, const uint8_t *data, size_t len)
+{
   uint8_t cbuf[COAP_CMSG_SPACE];
   struct iovec iov = {.iov_base = (void *)(uintptr_t)data, .iov_len = len};
   struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -350,8 +384,6 @@ coap_udp_send(coap_session_t *s, const uint8_t *data, size_t len)
     errno = err;
     return -1;
   }
-  s->stats.sent++;
-  coap_session_touch(s);
   return r;
 }
 
@@ -376,7 +408,7 @@ coap_udp_batch_commit(coap_context_t *ctx, coap_session_t *s,
   unsigned i = b->tx_count;
   struct msghdr *m;
 
-  if (fd != b->tx_fd || i >= COAP_BATCH) {
+  if (fd != b->tx_fd || i >= COAP_BATCH || s->tls) {
     coap_udp_send(s, data, len);
     return;
   }
@@ -531,6 +563,14 @@ endpoint_datagram(coap_endpoint_t *ep, struct msghdr *m, const uint8_t *data,
   ifindex = parse_pktinfo(m, ep->wildcard ? &local : NULL, port);
   if (ep->wildcard && ifindex >= 0)
     lp = &local;
+  if (ep->proto == COAP_PROTO_DTLS) {
+    coap_dtls_endpoint_datagram(ep, &peer, lp, ifindex, data, len);
+    return;
+  }
+  /* A group request: answers must not come from the group address. */
+  ctx->rx_mcast = lp && coap_is_mcast(lp);
+  if (ctx->rx_mcast)
+    lp = NULL;
   s = coap_session_find_server(ctx, ep, &peer);
   if (!s)
     s = coap_session_get_server(ctx, ep, &peer, lp);
@@ -539,6 +579,7 @@ endpoint_datagram(coap_endpoint_t *ep, struct msghdr *m, const uint8_t *data,
   if (ifindex >= 0)
     s->ifindex = ifindex;
   coap_handle_datagram(s, data, len);
+  ctx->rx_mcast = 0;
 }
 
 static void
@@ -553,7 +594,10 @@ session_datagram(coap_session_t *s, struct msghdr *m, const uint8_t *data,
     /* The responder's unicast address, until the next coap_send. */
     peer_from(&s->remote, m);
   }
-  coap_handle_datagram(s, data, len);
+  if (s->tls)
+    coap_dtls_session_datagram(s, data, len);
+  else
+    coap_handle_datagram(s, data, len);
 }
 
 static int

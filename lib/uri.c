@@ -385,12 +385,13 @@ static int
 add_path(const coap_uri_t *uri, coap_optlist_t **chain, uint8_t *buf,
          size_t buflen)
 {
-  const uint8_t *start = uri->path.s, *e = start + uri->path.length, *s;
+  const uint8_t *start = uri->path.s, *e, *s;
   coap_optlist_t *list = NULL, *node;
   size_t pending = 0;
 
   if (!start || uri->path.length == 0)
-    return 0;
+    return 0; /* before any arithmetic: NULL + 0 is undefined */
+  e = start + uri->path.length;
   s = seg_start(start, e);
   if (seg_is(s, (size_t)(e - s), ".") || seg_is(s, (size_t)(e - s), "..")) {
     /* "a/." and "a/.." name a directory: an empty last segment stays. */
@@ -440,10 +441,11 @@ static int
 add_query(const coap_uri_t *uri, coap_optlist_t **chain, uint8_t *buf,
           size_t buflen)
 {
-  const uint8_t *s = uri->query.s, *end = s + uri->query.length;
+  const uint8_t *s = uri->query.s, *end;
 
   if (!s || uri->query.length == 0)
     return 0;
+  end = s + uri->query.length;
   for (;;) {
     const uint8_t *amp = memchr(s, '&', (size_t)(end - s));
     const uint8_t *e = amp ? amp : end;

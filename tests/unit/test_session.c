@@ -3,6 +3,7 @@
  * coap_keepalive(3)) and the UDP engine behind it, over loopback only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
@@ -281,10 +282,13 @@ test_null_getters(void)
   is_int(coap_mcast_set_hops(NULL, 1), 0, "mcast_set_hops(NULL) is 0");
   is_int(coap_send(NULL, coap_pdu_init(COAP_MESSAGE_CON, 1, 1, 16)),
          COAP_INVALID_MID, "coap_send on a NULL session fails");
-  is_int(coap_tcp_is_supported() + coap_dtls_is_supported() +
-             coap_tls_is_supported() + coap_ws_is_supported() +
-             coap_wss_is_supported(),
-         0, "no TCP/DTLS/TLS/WS support yet");
+  /* Each transport says whether it is built in; TLS and WSS need both
+   * their stream layer and (D)TLS. */
+  ok(!coap_tls_is_supported() ||
+         (coap_tcp_is_supported() && coap_dtls_is_supported()),
+     "TLS support implies TCP and DTLS support");
+  ok(!coap_wss_is_supported() || coap_ws_is_supported(),
+     "WSS support implies WS support");
 }
 
 static void
@@ -358,12 +362,10 @@ test_client_basics(void)
          "server port 0 means 5683");
   coap_session_release(s2);
 
-  ok(coap_new_client_session(ctx, NULL, &server, COAP_PROTO_DTLS) == NULL,
-     "DTLS client session is not supported yet");
-  ok(coap_new_client_session(ctx, NULL, &server, COAP_PROTO_TCP) == NULL,
-     "TCP client session is not supported yet");
-  ok(coap_new_endpoint(ctx, &server, COAP_PROTO_TCP) == NULL,
-     "TCP endpoint is not supported yet");
+  s2 = coap_new_client_session(ctx, NULL, &server, COAP_PROTO_DTLS);
+  ok((s2 != NULL) == (coap_dtls_is_supported() != 0),
+     "a DTLS client session exists exactly when DTLS is supported");
+  coap_session_release(s2);
   coap_free_context(ctx);
 }
 
@@ -399,9 +401,10 @@ test_security_copies(void)
   cpsk.psk_info.identity.length = 3;
   cpsk.psk_info.key.s = key;
   cpsk.psk_info.key.length = 2;
-  ok(coap_new_client_session_psk2(ctx, NULL, &server, COAP_PROTO_DTLS,
-                                  &cpsk) == NULL,
-     "psk2 over DTLS is not supported yet");
+  s = coap_new_client_session_psk2(ctx, NULL, &server, COAP_PROTO_DTLS, &cpsk);
+  ok((s != NULL) == (coap_dtls_is_supported() != 0),
+     "psk2 over DTLS exactly when DTLS is supported");
+  coap_session_release(s);
   s = coap_new_client_session_psk2(ctx, NULL, &server, COAP_PROTO_UDP, &cpsk);
   k = coap_session_get_psk_key(s);
   ok(s && k && k->length == 2 && k->s[0] == 9, "psk2 key kept");
@@ -414,9 +417,10 @@ test_security_copies(void)
   s = coap_new_client_session_pki(ctx, NULL, &server, COAP_PROTO_UDP, &pki);
   ok(s != NULL, "pki client session over UDP stores the settings");
   coap_session_release(s);
-  ok(coap_new_client_session_pki(ctx, NULL, &server, COAP_PROTO_DTLS, &pki) ==
-         NULL,
-     "pki over DTLS is not supported yet");
+  s = coap_new_client_session_pki(ctx, NULL, &server, COAP_PROTO_DTLS, &pki);
+  ok(s == NULL || coap_dtls_is_supported(),
+     "pki over DTLS only when DTLS is supported (the certificate is missing)");
+  coap_session_release(s);
   is_int(coap_context_get_session_count(ctx), 0, "all released");
   coap_free_context(ctx);
 }
@@ -982,6 +986,275 @@ test_mcast_session(void)
   coap_free_context(ctx);
 }
 
+/* ---------------------------------------------------------------- issue 3 */
+
+static int fd_calls;
+static int fd_last;
+static uint32_t fd_events;
+static void *fd_arg;
+
+static void
+on_fd(coap_context_t *ctx, int fd, uint32_t events, void *arg)
+{
+  char c;
+
+  (void)ctx;
+  fd_calls++;
+  fd_last = fd;
+  fd_events = events;
+  fd_arg = arg;
+  if (read(fd, &c, 1) < 0)
+    fd_calls += 100; /* a readable fd that cannot be read is a bug */
+}
+
+static void
+on_fd_self_delete(coap_context_t *ctx, int fd, uint32_t events, void *arg)
+{
+  (void)events;
+  (void)arg;
+  fd_calls++;
+  coap_context_del_fd(ctx, fd);
+}
+
+static void
+test_app_fds(void)
+{
+  coap_context_t *ctx = coap_new_context(NULL);
+  int p[2], q[2], x = 1, y = 2;
+
+  fd_calls = 0;
+  ok(pipe(p) == 0 && pipe(q) == 0, "pipes");
+  is_int(coap_context_add_fd(NULL, p[0], 0x001, on_fd, &x), 0,
+         "add_fd(NULL context) is 0");
+  is_int(coap_context_add_fd(ctx, p[0], 0x001, NULL, &x), 0,
+         "add_fd without a handler is 0");
+  is_int(coap_context_add_fd(ctx, -1, 0x001, on_fd, &x), 0,
+         "add_fd(-1) is 0");
+  is_int(coap_context_add_fd(ctx, p[0], 0x001 /* EPOLLIN */, on_fd, &x), 1,
+         "add_fd watches an application fd");
+  coap_io_process(ctx, COAP_IO_NO_WAIT);
+  is_int(fd_calls, 0, "nothing ready: no call");
+  ok(write(p[1], "a", 1) == 1, "pipe written");
+  coap_io_process(ctx, 200);
+  is_int(fd_calls, 1, "readable: the handler is called once");
+  ok(fd_last == p[0] && fd_arg == &x && (fd_events & 0x001),
+     "with its fd, EPOLLIN and its arg");
+  is_int(coap_context_add_fd(ctx, p[0], 0x001, on_fd, &y), 1,
+         "adding again replaces the arg");
+  ok(write(p[1], "b", 1) == 1, "pipe written again");
+  coap_io_process(ctx, 200);
+  ok(fd_calls == 2 && fd_arg == &y, "the new arg is passed");
+  is_int(coap_context_del_fd(ctx, p[0]), 1, "del_fd");
+  is_int(coap_context_del_fd(ctx, p[0]), 0, "del_fd of an unknown fd is 0");
+  ok(write(p[1], "c", 1) == 1, "pipe written after del");
+  coap_io_process(ctx, 50);
+  is_int(fd_calls, 2, "a deleted fd is not watched");
+  ok(fcntl(p[0], F_GETFD) != -1, "del_fd leaves the fd open");
+
+  fd_calls = 0;
+  coap_context_add_fd(ctx, q[0], 0x001, on_fd_self_delete, NULL);
+  ok(write(q[1], "d", 1) == 1, "second pipe written");
+  coap_io_process(ctx, 200);
+  coap_io_process(ctx, 50);
+  is_int(fd_calls, 1, "a handler may delete its own fd");
+  coap_context_add_fd(ctx, q[0], 0x001, on_fd, NULL);
+  coap_free_context(ctx);
+  ok(fcntl(q[0], F_GETFD) != -1, "free_context leaves watched fds open");
+  close(p[0]);
+  close(p[1]);
+  close(q[0]);
+  close(q[1]);
+}
+
+static int
+count_cb(coap_session_t *s, void *arg)
+{
+  int *n = arg;
+
+  (void)s;
+  (*n)++;
+  return 0;
+}
+
+static int
+stop_cb(coap_session_t *s, void *arg)
+{
+  (void)s;
+  (void)arg;
+  return 7;
+}
+
+static int
+release_cb(coap_session_t *s, void *arg)
+{
+  (void)arg;
+  if (coap_session_get_type(s) == COAP_SESSION_TYPE_CLIENT)
+    coap_session_release(s);
+  return 0;
+}
+
+static void
+test_foreach_and_id(void)
+{
+  coap_address_t bound;
+  coap_context_t *sctx = server_ctx("127.0.0.1", AF_INET, &bound);
+  coap_context_t *cctx = coap_new_context(NULL);
+  coap_session_t *a, *b;
+  int n = 0;
+
+  handlers(cctx);
+  a = coap_new_client_session(cctx, NULL, &bound, COAP_PROTO_UDP);
+  b = coap_new_client_session(cctx, NULL, &bound, COAP_PROTO_UDP);
+  ok(coap_session_get_id(a) != 0 && coap_session_get_id(b) != 0 &&
+         coap_session_get_id(a) != coap_session_get_id(b),
+     "session ids are distinct and non-zero");
+  ok(coap_session_get_id(NULL) == 0, "get_id(NULL) is 0");
+  ok(exchange(cctx, a, sctx, COAP_MESSAGE_CON, NULL), "a: answered");
+  ok(exchange(cctx, b, sctx, COAP_MESSAGE_CON, NULL), "b: answered");
+  coap_context_foreach_session(cctx, count_cb, &n);
+  is_int(n, 2, "foreach visits both client sessions");
+  n = 0;
+  coap_context_foreach_session(sctx, count_cb, &n);
+  is_int(n, 2, "foreach visits the server's two sessions");
+  is_int(coap_context_foreach_session(sctx, stop_cb, NULL), 7,
+         "foreach stops and returns the callback's value");
+  is_int(coap_context_foreach_session(NULL, count_cb, &n), 0,
+         "foreach(NULL) is 0");
+  coap_context_foreach_session(cctx, release_cb, NULL);
+  is_int(coap_context_get_session_count(cctx), 0,
+         "the callback may release the session it is given");
+  coap_free_context(cctx);
+  coap_free_context(sctx);
+}
+
+static int state_events, closed_events;
+
+static int
+on_state_event(coap_session_t *s, const coap_event_t ev)
+{
+  (void)s;
+  if (ev == COAP_EVENT_SESSION_STATE)
+    state_events++;
+  if (ev == COAP_EVENT_SESSION_CLOSED)
+    closed_events++;
+  return 0;
+}
+
+static void
+test_state_events(void)
+{
+  coap_context_t *ctx = coap_new_context(NULL);
+  coap_address_t silent, dead;
+  int fd = raw_socket(&silent), fd2 = raw_socket(&dead);
+  coap_session_t *s;
+  coap_tls_summary_t t;
+
+  state_events = closed_events = 0;
+  close(fd2);
+  coap_register_event_handler(ctx, on_state_event);
+  s = coap_new_client_session(ctx, NULL, &silent, COAP_PROTO_UDP);
+  coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
+  ok(state_events == 1 && closed_events == 1,
+     "disconnected: one SESSION_STATE and one SESSION_CLOSED event");
+  coap_session_disconnected(s, COAP_NACK_NOT_DELIVERABLE);
+  ok(state_events == 1 && closed_events == 1,
+     "disconnecting again signals nothing");
+  coap_send(s, request(s, COAP_MESSAGE_NON, COAP_REQUEST_CODE_GET, "x", NULL));
+  is_int(coap_session_get_state(s), COAP_SESSION_STATE_ESTABLISHED,
+         "the next send re-establishes a UDP session");
+  is_int(state_events, 2, "and signals the state change");
+  ok(coap_session_get_tls_summary(s, &t) == 0 &&
+         t.library == COAP_TLS_LIBRARY_NOTLS && t.cipher[0] == '\0',
+     "a UDP session has no TLS summary");
+  is_int(coap_session_get_tls_summary(NULL, &t), 0, "tls_summary(NULL) is 0");
+  coap_session_release(s);
+
+  s = coap_new_client_session(ctx, NULL, &dead, COAP_PROTO_UDP);
+  reset();
+  handlers(ctx);
+  coap_send(s, request(s, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, "x", NULL));
+  pump(ctx, NULL, &nacks, 1, 2000);
+  is_int(last_nack, COAP_NACK_ICMP_ISSUE, "unreachable port: ICMP nack");
+  is_int(coap_session_get_state(s), COAP_SESSION_STATE_NONE,
+         "after ICMP the session is not established");
+  coap_session_release(s);
+  coap_free_context(ctx);
+  close(fd);
+}
+
+static void
+test_mcast_responder(void)
+{
+  coap_context_t *ctx = coap_new_context(NULL);
+  coap_address_t group, me, local;
+  int fd = raw_socket(&me);
+  coap_session_t *s;
+  static const uint8_t ack[] = {0x60, 0x00, 0x12, 0x34};
+
+  coap_resolve_address("224.0.1.187", 0, AF_INET, &group);
+  s = coap_new_client_session(ctx, NULL, &group, COAP_PROTO_UDP);
+  ok(s != NULL, "multicast client session");
+  if (!s)
+    goto out;
+  ok(coap_address_get_port(coap_session_get_addr_local(s)) != 0,
+     "a multicast session's local port is known before any send");
+  /* A unicast answer arrives from a responder (our raw socket). */
+  coap_address_copy(&local, coap_session_get_addr_local(s));
+  coap_resolve_address("127.0.0.1", coap_address_get_port(&local), AF_INET,
+                       &local);
+  raw_send(fd, &local, ack, sizeof(ack));
+  pump(ctx, NULL, NULL, 0, 100);
+  ok(coap_address_equals(coap_session_get_addr_remote(s), &me),
+     "remote becomes the unicast responder");
+  ok(coap_address_get_port(coap_session_get_addr_mcast(s)) == 5683,
+     "the group stays in addr_mcast");
+  coap_send(s, request(s, COAP_MESSAGE_NON, COAP_REQUEST_CODE_GET, "x", NULL));
+  ok(coap_address_equals(coap_session_get_addr_remote(s),
+                         coap_session_get_addr_mcast(s)),
+     "the next send sets remote back to the group");
+  coap_session_release(s);
+out:
+  close(fd);
+  coap_free_context(ctx);
+}
+
+static void
+test_idle_pool(void)
+{
+  coap_address_t bound;
+  coap_context_t *sctx = server_ctx("127.0.0.1", AF_INET, &bound);
+  coap_context_t *cctx = coap_new_context(NULL);
+  coap_session_t *cs, *ss;
+  coap_session_stats_t st;
+  int never = 0;
+
+  handlers(cctx);
+  coap_context_set_session_timeout(sctx, 1);
+  cs = coap_new_client_session(cctx, NULL, &bound, COAP_PROTO_UDP);
+  ok(exchange(cctx, cs, sctx, COAP_MESSAGE_CON, NULL), "request answered");
+  ss = server_seen;
+  is_int(coap_session_get_refcount(ss), 0, "server session starts at 0");
+  coap_session_reference(ss);
+  pump(sctx, NULL, &never, 1, 1300);
+  is_int(coap_context_get_session_count(sctx), 1,
+         "a referenced server session is not in the idle pool");
+  coap_session_release(ss);
+  is_int(coap_session_get_refcount(ss), 0, "released to 0");
+  is_int(coap_session_get_type(ss), COAP_SESSION_TYPE_SERVER,
+         "still a server session (not freed: back in the idle pool)");
+  ok(coap_session_get_stats(ss, &st) && st.received == 1 && st.sent == 1,
+     "server counters: 1 received, 1 sent");
+  pump(sctx, NULL, &never, 1, 1600);
+  is_int(coap_context_get_session_count(sctx), 0,
+         "freed from the idle pool after the timeout");
+  ok(coap_session_get_stats(cs, &st) && st.sent == 1 && st.received == 1 &&
+         st.last_rx_tx_ms >= st.created_ms,
+     "client counters and times");
+  coap_session_release(cs);
+  coap_free_context(cctx);
+  coap_free_context(sctx);
+}
+
 int
 main(void)
 {
@@ -1005,6 +1278,11 @@ main(void)
   test_nstart();
   test_keepalive();
   test_mcast_session();
+  test_app_fds();
+  test_foreach_and_id();
+  test_state_events();
+  test_mcast_responder();
+  test_idle_pool();
   coap_cleanup();
   return tap_done();
 }

@@ -296,6 +296,28 @@ test_into_options_errors(void)
      "NULL uri");
 }
 
+/* Found by fuzz_uri ("coap://S"): a URI without path or query has NULL
+ * views, and computing their ends was NULL + 0, undefined behaviour that
+ * clang's UBSan reports. */
+static void
+test_into_options_null_views(void)
+{
+  coap_uri_t uri;
+  coap_optlist_t *list = NULL;
+  uint8_t buf[16];
+  char got[64];
+
+  memset(&uri, 0, sizeof(uri));
+  uri.host.s = (const uint8_t *)"S";
+  uri.host.length = 1;
+  uri.port = COAP_DEFAULT_PORT;
+  ok(coap_uri_into_options(&uri, NULL, &list, 1, buf, sizeof(buf)) == 0,
+     "NULL path and query views: no error");
+  format_optlist(list, got, sizeof(got));
+  is_str(got, "3=s", "only the (lowercased) Uri-Host");
+  coap_delete_optlist(list);
+}
+
 /* ---------------------------------------------------------------- rebuild */
 
 static coap_pdu_t *
@@ -429,6 +451,7 @@ main(void)
   test_scheme_tables();
   test_into_options();
   test_into_options_errors();
+  test_into_options_null_views();
   test_rebuild();
   test_get_path_query();
   test_to_address();

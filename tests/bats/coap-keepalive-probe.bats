@@ -1,0 +1,329 @@
+#!/usr/bin/env bats
+# coap-keepalive-probe: pings against our coap-server and libcoap's
+# coap-server-notls, dead ports, a server frozen with SIGSTOP, fleets from
+# files and stdin, shards, every output format parsed back, --watch, -q and
+# the exit codes.  No timing assertions: counts, formats and exit codes only.
+
+load helpers
+
+PROBE_BIN="$COAPKIT_BUILDDIR/coap-keepalive-probe"
+PROM_VALIDATE="$COAPKIT_SRCDIR/tests/bats/prom-validate"
+PROBE_PID=""
+
+probe() { _ck_wrap "$PROBE_BIN" "$@"; }
+
+setup() {
+  require_bin "$PROBE_BIN" "$SERVER_BIN" "$CLIENT_BIN"
+  require_bin jq
+}
+
+teardown() {
+  if [ -n "$PROBE_PID" ]; then
+    kill -TERM "$PROBE_PID" 2>/dev/null || true
+    wait "$PROBE_PID" 2>/dev/null || true
+    PROBE_PID=""
+  fi
+  stop_server || true
+}
+
+# wait_lines FILE REGEX N: until FILE has at least N lines matching REGEX
+# (at most ~20 s).
+wait_lines() {
+  local i
+  for i in $(seq 1 200); do
+    [ "$(grep -cE -- "$2" "$1" 2>/dev/null || true)" -ge "$3" ] && return 0
+    sleep 0.1
+  done
+  echo "timed out waiting for $3 x '$2' in $1:" >&2
+  cat "$1" >&2
+  return 1
+}
+
+# wait_exit PID: its exit status, waiting at most ~30 s.
+wait_exit() {
+  local i
+  for i in $(seq 1 300); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  local rc=0
+  wait "$1" || rc=$?
+  echo "$rc"
+}
+
+@test "--help lists every option; the man page names the same ones" {
+  run probe --help
+  [ "$status" -eq 0 ]
+  for o in -c --count -i --interval -W --timeout -w --deadline -F --file \
+    --parallel --shard --json --prometheus --watch -K --keepalive -q --quiet \
+    -v --verbose --help --version; do
+    grep -q -- "$o" <<<"$output" || { echo "missing $o"; false; }
+  done
+  grep -q "not in this build" <<<"$output"
+  help=$(grep -oE -- '--[a-z][a-z-]+' <<<"$output" | sort -u)
+  page=$(sed 's/\\-/-/g' "$COAPKIT_SRCDIR/man/coap-keepalive-probe.1" | grep -oE -- '--[a-z][a-z-]+' | sort -u)
+  [ "$help" = "$page" ]
+  run probe --version
+  [ "$status" -eq 0 ]
+  [[ "$output" == "coap-keepalive-probe "*[0-9]* ]]
+}
+
+@test "usage and set-up errors exit 2 before any ping" {
+  run probe
+  [ "$status" -eq 2 ]
+  run probe not-a-uri
+  [ "$status" -eq 2 ]
+  run probe coaps://127.0.0.1
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"not supported in this build"* ]]
+  run probe -K 5 coap://127.0.0.1
+  [ "$status" -eq 2 ]
+  run probe --watch -c 2 coap://127.0.0.1
+  [ "$status" -eq 2 ]
+  run probe --json --prometheus coap://127.0.0.1
+  [ "$status" -eq 2 ]
+  for bad in 3/3 x/2 1/0 1 /2; do
+    run probe --shard "$bad" coap://127.0.0.1
+    [ "$status" -eq 2 ] || { echo "--shard $bad accepted"; false; }
+  done
+  run probe -c abc coap://127.0.0.1
+  [ "$status" -eq 2 ]
+  run probe -W 0 coap://127.0.0.1
+  [ "$status" -eq 2 ]
+  run probe -F "$BATS_TEST_TMPDIR/missing"
+  [ "$status" -eq 2 ]
+  : >"$BATS_TEST_TMPDIR/empty"
+  run probe -F "$BATS_TEST_TMPDIR/empty"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"no targets"* ]]
+  # A bad URI among good ones on the command line: nothing is sent.
+  run probe coap://127.0.0.1:1 'coap://[::1'
+  [ "$status" -eq 2 ]
+  [[ "$output" != *PING* ]]
+}
+
+@test "a live target: every ping answered with RST, exit 0" {
+  start_server -A 127.0.0.1
+  run probe -c 3 -i 0.2 "$URI"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c "^$URI: seq=[123] RST rtt=[0-9.]* ms$" <<<"$output")" -eq 3 ]
+  grep -q "^PING $URI (127.0.0.1:$SERVER_PORT) over UDP$" <<<"$output"
+  grep -q "^--- $URI keepalive probe statistics ---$" <<<"$output"
+  grep -q "^3 sent, 3 received, 0.0% loss, handshake n/a (UDP)$" <<<"$output"
+  grep -qE "^rtt min/avg/max/mdev = [0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+ ms$" <<<"$output"
+}
+
+@test "libcoap's coap-server-notls answers our pings" {
+  start_libcoap_server coap-server-notls
+  run probe -c 2 -i 0.2 --json "$URI"
+  [ "$status" -eq 0 ]
+  [ "$(jq -s '[.[] | select(.event == "reply" and .answer == "RST")] | length' <<<"$output")" -eq 2 ]
+  [ "$(jq -s '[.[] | select(.event == "summary")][0].received' <<<"$output")" -eq 2 ]
+}
+
+@test "a dead port: every ping lost, exit 1" {
+  port=$(closed_port)
+  run probe -c 2 -i 0.2 -W 0.5 "coap://127.0.0.1:$port"
+  [ "$status" -eq 1 ]
+  [ "$(grep -cE "^coap://127.0.0.1:$port: seq=[12] (error|no answer)" <<<"$output")" -eq 2 ]
+  grep -q "^2 sent, 0 received, 100.0% loss" <<<"$output"
+  ! grep -q "^rtt " <<<"$output"
+}
+
+@test "a server frozen mid-run: lost pings are counted, answers resume" {
+  start_server -A 127.0.0.1
+  out="$BATS_TEST_TMPDIR/probe.out"
+  probe -c 8 -i 0.3 -W 0.5 "$URI" >"$out" 2>&1 &
+  PROBE_PID=$!
+  wait_lines "$out" "seq=[0-9]+ RST" 2
+  freeze_server
+  wait_lines "$out" "no answer" 2
+  kill -CONT "$SERVER_PID"
+  SERVER_STOPPED=""
+  rc=$(wait_exit "$PROBE_PID")
+  PROBE_PID=""
+  cat "$out"
+  [ "$rc" -eq 0 ]
+  replies=$(grep -c " RST rtt=" "$out")
+  lost=$(grep -c "no answer" "$out")
+  [ "$lost" -ge 2 ]
+  [ "$replies" -ge 2 ]
+  [ $((replies + lost)) -eq 8 ]
+  grep -q "^8 sent, $replies received, " "$out"
+}
+
+@test "a mixed fleet: exit 1, one summary per target with its own verdict" {
+  start_server -A 127.0.0.1
+  dead=$(closed_port)
+  run probe -c 2 -i 0.1 -W 0.5 --json "$URI/a" "coap://127.0.0.1:$dead" "$URI/b"
+  [ "$status" -eq 1 ]
+  sums=$(jq -s -c '[.[] | select(.event == "summary")] | sort_by(.target) | map({target, answered, sent, received})' <<<"$output")
+  [ "$(jq length <<<"$sums")" -eq 3 ]
+  [ "$(jq -r --arg t "$URI/a" '.[] | select(.target == $t) | "\(.answered) \(.sent) \(.received)"' <<<"$sums")" = "true 2 2" ]
+  [ "$(jq -r --arg t "$URI/b" '.[] | select(.target == $t) | "\(.answered) \(.sent) \(.received)"' <<<"$sums")" = "true 2 2" ]
+  [ "$(jq -r --arg t "coap://127.0.0.1:$dead" '.[] | select(.target == $t) | "\(.answered) \(.sent) \(.received)"' <<<"$sums")" = "false 2 0" ]
+  # All alive: exit 0.
+  run probe -q -c 1 "$URI/a" "$URI/b"
+  [ "$status" -eq 0 ]
+}
+
+@test "--json: one valid object per line, events and summary fields" {
+  start_server -A 127.0.0.1
+  run probe -c 2 -i 0.1 --json "$URI"
+  [ "$status" -eq 0 ]
+  # Every line is one JSON object.
+  [ "$(jq -c . <<<"$output" | wc -l)" -eq "$(wc -l <<<"$output")" ]
+  [ "$(jq -s 'map(.event) | join(",")' -r <<<"$output")" = "start,reply,reply,summary" ]
+  [ "$(jq -s '[.[] | select(.event == "reply") | .seq]' -c <<<"$output")" = "[1,2]" ]
+  s=$(jq -c 'select(.event == "summary")' <<<"$output")
+  [ "$(jq -r '.target' <<<"$s")" = "$URI" ]
+  [ "$(jq -r '"\(.proto) \(.sent) \(.received) \(.loss) \(.answered) \(.handshake_ms)"' <<<"$s")" = "UDP 2 2 0 true null" ]
+  jq -e '.rtt_min_ms <= .rtt_avg_ms and .rtt_avg_ms <= .rtt_max_ms and .rtt_mdev_ms >= 0' <<<"$s"
+  jq -e '[.time, .rtt_min_ms] | all(type == "number")' <<<"$s"
+}
+
+@test "--prometheus: valid exposition format, one sample per target" {
+  start_server -A 127.0.0.1
+  dead=$(closed_port)
+  out="$BATS_TEST_TMPDIR/metrics.prom"
+  run probe -c 2 -i 0.1 -W 0.5 --prometheus "$URI" "coap://127.0.0.1:$dead"
+  [ "$status" -eq 1 ]
+  printf '%s\n' "$output" >"$out"
+  run "$PROM_VALIDATE" "$out"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  for m in coap_probe_success coap_probe_rtt_seconds coap_probe_handshake_seconds coap_probe_loss_ratio; do
+    grep -q "^# TYPE $m gauge$" "$out"
+    grep -q "^# HELP $m " "$out"
+  done
+  grep -qx "coap_probe_success{target=\"$URI\"} 1" "$out"
+  grep -qx "coap_probe_success{target=\"coap://127.0.0.1:$dead\"} 0" "$out"
+  grep -qx "coap_probe_loss_ratio{target=\"$URI\"} 0" "$out"
+  grep -qx "coap_probe_loss_ratio{target=\"coap://127.0.0.1:$dead\"} 1" "$out"
+  grep -qE "^coap_probe_rtt_seconds\{target=\"$URI\"\} [0-9.e+-]+$" "$out"
+  # No RTT for a target that never answered, no handshake for UDP.
+  ! grep -q "^coap_probe_rtt_seconds{target=\"coap://127.0.0.1:$dead\"}" "$out"
+  ! grep -q "^coap_probe_handshake_seconds{" "$out"
+}
+
+@test "the exposition validator rejects what Prometheus would" {
+  bad() { printf "$1" | "$PROM_VALIDATE" 2>/dev/null && { echo "accepted: $1"; return 1; }; return 0; }
+  bad 'a{x="1"} 1\nb 1\na{x="2"} 1\n'
+  bad '# TYPE a gauge\n# TYPE a gauge\na 1\n'
+  bad 'a{x="\\q"} 1\n'
+  bad 'a{x="1"} one\n'
+  bad 'a 1\na 1\n'
+  bad 'a 1'
+  printf '# HELP a h\n# TYPE a gauge\na{t="q\\"x\\\\y\\n"} NaN\na{t="z"} +Inf 123\n' | "$PROM_VALIDATE"
+}
+
+@test "-F - and -F FILE: comments and blank lines skipped, bad lines exit 2" {
+  start_server -A 127.0.0.1
+  run probe -c 1 --json -F - <<EOF
+# the fleet
+
+  $URI/one  
+$URI/two
+EOF
+  [ "$status" -eq 0 ]
+  [ "$(jq -s -c '[.[] | select(.event == "summary") | .target] | sort' <<<"$output")" = "[\"$URI/one\",\"$URI/two\"]" ]
+  printf '%s\nfoo://bar\n%s\n' "$URI/a" "$URI/b" >"$BATS_TEST_TMPDIR/fleet"
+  run probe -c 1 -F "$BATS_TEST_TMPDIR/fleet" "$URI/argv"
+  [ "$status" -eq 2 ]
+  # The good targets were still probed.
+  [ "$(grep -c '^1 sent, 1 received' <<<"$output")" -eq 3 ]
+}
+
+@test "--shard I/N: shards are disjoint and together cover the fleet" {
+  start_server -A 127.0.0.1
+  for i in 1 2 3 4 5 6 7; do echo "$URI/t$i"; done >"$BATS_TEST_TMPDIR/fleet"
+  all=""
+  for s in 0 1 2; do
+    run probe -c 1 --json --shard "$s/3" -F "$BATS_TEST_TMPDIR/fleet"
+    [ "$status" -eq 0 ]
+    got=$(jq -r 'select(.event == "summary") | .target' <<<"$output" | sort)
+    want=$(awk -v s="$s" '(NR - 1) % 3 == s' "$BATS_TEST_TMPDIR/fleet" | sort)
+    [ "$got" = "$want" ]
+    all="$all$got"$'\n'
+  done
+  [ "$(sort <<<"$all" | grep -v '^$')" = "$(sort "$BATS_TEST_TMPDIR/fleet")" ]
+}
+
+@test "--parallel: more targets than slots, every one probed" {
+  start_server -A 127.0.0.1
+  for i in $(seq 1 25); do echo "$URI/p$i"; done >"$BATS_TEST_TMPDIR/fleet"
+  run probe -c 2 -i 0.05 --parallel 4 --json -F "$BATS_TEST_TMPDIR/fleet"
+  [ "$status" -eq 0 ]
+  [ "$(jq -s '[.[] | select(.event == "summary" and .received == 2)] | length' <<<"$output")" -eq 25 ]
+  [ "$(jq -s '[.[] | select(.event == "reply")] | length' <<<"$output")" -eq 50 ]
+}
+
+@test "-q prints nothing; the exit status still tells" {
+  start_server -A 127.0.0.1
+  run probe -q -c 1 "$URI"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  run probe -q -c 1 -W 0.5 "coap://127.0.0.1:$(closed_port)"
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  run probe -q -c 1 --prometheus "$URI"
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+}
+
+@test "-c 0 runs until SIGINT, then summarises" {
+  start_server -A 127.0.0.1
+  out="$BATS_TEST_TMPDIR/probe.out"
+  probe -c 0 -i 0.1 "$URI" >"$out" 2>&1 &
+  PROBE_PID=$!
+  wait_lines "$out" "seq=[0-9]+ RST" 3
+  kill -INT "$PROBE_PID"
+  rc=$(wait_exit "$PROBE_PID")
+  PROBE_PID=""
+  [ "$rc" -eq 0 ]
+  grep -q "keepalive probe statistics" "$out"
+  sent=$(sed -n 's/^\([0-9]*\) sent, .*/\1/p' "$out")
+  [ "$sent" -ge 3 ]
+}
+
+@test "-w: the deadline ends an endless run; unanswered targets exit 1" {
+  run probe -c 0 -i 0.2 -W 0.3 -w 1 "coap://127.0.0.1:$(closed_port)"
+  [ "$status" -eq 1 ]
+  grep -q "keepalive probe statistics" <<<"$output"
+  start_server -A 127.0.0.1
+  run probe -c 0 -i 0.2 -w 1 "$URI"
+  [ "$status" -eq 0 ]
+}
+
+@test "--watch: a target going away and coming back, one line each" {
+  start_server -A 127.0.0.1
+  dead=$(closed_port)
+  out="$BATS_TEST_TMPDIR/watch.out"
+  timeout 60 "$PROBE_BIN" --watch -K 1 -W 1 "$URI" "coap://127.0.0.1:$dead" >"$out" 2>&1 &
+  PROBE_PID=$!
+  wait_lines "$out" "$URI: up" 1
+  wait_lines "$out" "127.0.0.1:$dead: down" 1
+  freeze_server
+  wait_lines "$out" "$URI: down" 1
+  kill -CONT "$SERVER_PID"
+  SERVER_STOPPED=""
+  wait_lines "$out" "$URI: up" 2
+  kill -INT "$PROBE_PID"
+  rc=$(wait_exit "$PROBE_PID")
+  PROBE_PID=""
+  cat "$out"
+  # The dead target is down at the end: exit 1.
+  [ "$rc" -eq 1 ]
+  grep -E "^[0-9T:-]+Z $URI: (up|down)" "$out" | awk '{print $3}' >"$BATS_TEST_TMPDIR/states"
+  [ "$(tr '\n' ' ' <"$BATS_TEST_TMPDIR/states")" = "up down up " ]
+  ! grep -q "127.0.0.1:$dead: up" "$out"
+  grep -q "^up, transitions: 3$" "$out"
+}
+
+@test "--watch --json ends at -w with exit 0 when every target is up" {
+  start_server -A 127.0.0.1
+  run timeout 30 "$PROBE_BIN" --watch -K 1 -w 2 --json "$URI"
+  [ "$status" -eq 0 ]
+  [ "$(jq -s -c '[.[] | .event]' <<<"$output")" = '["start","up","summary"]' ]
+  [ "$(jq -r 'select(.event == "summary") | .state' <<<"$output")" = "up" ]
+}
