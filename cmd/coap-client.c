@@ -15,7 +15,8 @@
 #include "options.h"
 #include "output.h"
 
-enum { OPT_JSON = 256, OPT_QUIET, OPT_HELP, OPT_VERSION };
+enum { OPT_JSON = 256, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_SESSION,
+       OPT_MCAST_HOPS };
 
 static const struct option long_options[] = {
   {"method", required_argument, NULL, 'm'},
@@ -36,6 +37,12 @@ static const struct option long_options[] = {
   {"proxy", required_argument, NULL, 'P'},
   {"newline", no_argument, NULL, 'w'},
   {"json", no_argument, NULL, OPT_JSON},
+  {"block", required_argument, NULL, 'b'},
+  {"observe", required_argument, NULL, 's'},
+  {"mcast-hops", required_argument, NULL, OPT_MCAST_HOPS},
+  {"tcp", no_argument, NULL, 'r'},
+  {"max-message-size", required_argument, NULL, 'X'},
+  {"session", no_argument, NULL, OPT_SESSION},
   {"quiet", no_argument, NULL, OPT_QUIET},
   {"help", no_argument, NULL, OPT_HELP},
   {"version", no_argument, NULL, OPT_VERSION},
@@ -48,8 +55,9 @@ usage(FILE *out)
 {
   fputs(
       "Usage: coap-client [options] URI\n"
-      "Send one CoAP request to URI (coap://host[:port]/path[?query]) and\n"
-      "print the response payload on standard output.\n"
+      "Send one CoAP request to URI (coap://host[:port]/path[?query]; also\n"
+      "coaps, coap+tcp, coaps+tcp, coap+ws, coaps+ws) and print the\n"
+      "response payload on standard output.\n"
       "\n"
       "  -m, --method METHOD        get, put, post, delete, fetch, patch or\n"
       "                             ipatch (default get)\n"
@@ -78,6 +86,17 @@ usage(FILE *out)
       "  -P, --proxy URI            send the request to the proxy at URI\n"
       "                             with the target URI in Proxy-Uri\n"
       "  -w, --newline              append a newline after the payload\n"
+      "  -b, --block [NUM,]SIZE     block-wise transfer in blocks of at most\n"
+      "                             SIZE bytes (16..1024, a power of two);\n"
+      "                             a GET starts at block NUM\n"
+      "  -s, --observe SECONDS      observe the resource that long: print\n"
+      "                             each notification on a line of its own\n"
+      "      --mcast-hops N         hop limit of a request to a multicast\n"
+      "                             group (1-255, default 1)\n"
+      "  -r, --tcp                  coap:// over TCP, coaps:// over TLS\n"
+      "  -X, --max-message-size N   Max-Message-Size of our CSM on TCP, TLS\n"
+      "                             and WebSockets (64-4294967295, default\n"
+      "                             8192)\n"
       "coaps:// (DTLS) security, see coap-client(1):\n"
       "  -u, --identity ID          PSK identity\n"
       "  -k, --key KEY              PSK key: text, or 0x and hex digits\n"
@@ -91,6 +110,8 @@ usage(FILE *out)
       "  -R, --trusted-ca FILE|DIR  trusted CA certificates\n"
       "  -n, --no-verify            do not verify the server's certificate\n"
       "      --json                 print the response as one JSON object\n"
+      "      --session              print the session (coap-session-dump's\n"
+      "                             fields) on stderr after the exchange\n"
       "      --quiet                print no diagnostics on stderr\n"
       "      --help                 show this help and exit\n"
       "      --version              show the version and exit\n"
@@ -106,6 +127,30 @@ bad_value(int opt, const char *value, const char *expected)
 {
   return ck_usage_error("invalid value '%s' for -%c: %s", value, opt,
                         expected);
+}
+
+/* -b [num,]size as libcoap's: size a power of two in 16..1024. */
+static int
+parse_block(ck_request_config_t *cfg, const char *arg)
+{
+  const char *comma = strchr(arg, ',');
+  char num[16];
+  unsigned long n = 0, size;
+
+  if (comma != NULL) {
+    if ((size_t)(comma - arg) >= sizeof(num))
+      return -1;
+    memcpy(num, arg, (size_t)(comma - arg));
+    num[comma - arg] = '\0';
+    if (ck_parse_uint(num, 0, 0xFFFFF, &n) < 0)
+      return -1;
+    arg = comma + 1;
+  }
+  if (ck_parse_uint(arg, 16, 1024, &size) < 0 || (size & (size - 1)) != 0)
+    return -1;
+  cfg->block_size = (unsigned int)size;
+  cfg->block_num = (unsigned int)n;
+  return 0;
 }
 
 /* Applies one option to cfg; returns 0 or an exit status. */
@@ -178,8 +223,31 @@ apply_option(ck_request_config_t *cfg, int opt, const char *arg)
   case 'w':
     cfg->newline = 1;
     return 0;
+  case 'r':
+    cfg->tcp = 1;
+    return 0;
+  case 'X':
+    if (ck_parse_uint(arg, 64, 4294967295ul, &number) < 0)
+      return bad_value(opt, arg, "a size from 64 to 4294967295");
+    cfg->max_message_size = (uint32_t)number;
+    return 0;
+  case 'b':
+    return parse_block(cfg, arg) == 0
+               ? 0 : bad_value(opt, arg, "[num,]size, size 16..1024, a power of two");
+  case 's':
+    return ck_parse_seconds(arg, &cfg->observe_ms) == 0
+               ? 0 : bad_value(opt, arg, "seconds, more than 0");
+  case OPT_MCAST_HOPS:
+    if (ck_parse_uint(arg, 1, 255, &number) < 0)
+      return ck_usage_error("invalid value '%s' for --mcast-hops: 1 to 255",
+                            arg);
+    cfg->mcast_hops = (int)number;
+    return 0;
   case OPT_JSON:
     cfg->json = 1;
+    return 0;
+  case OPT_SESSION:
+    cfg->session_summary = 1;
     return 0;
   default:
     switch (ck_keys_option(cfg->keys, opt, arg)) {
@@ -212,7 +280,7 @@ main(int argc, char *argv[])
       quiet = 1;
   ck_output_init("coap-client", quiet);
   opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":m:e:f:o:t:A:O:T:NB:v:a:p:UH:P:w" CK_KEYS_CLIENT_SHORT,
+  while ((opt = getopt_long(argc, argv, ":m:e:f:o:t:A:O:T:NB:v:a:p:UH:P:wb:s:rX:" CK_KEYS_CLIENT_SHORT,
                             long_options, NULL)) != -1) {
     if (opt == OPT_HELP) {
       usage(stdout);

@@ -21,7 +21,21 @@ enum {
   OPT_HELP,
   OPT_VERSION,
   OPT_DTLS_PORT,
-  OPT_DTLS_PORT_FILE
+  OPT_DTLS_PORT_FILE,
+  OPT_ADMIN,
+  OPT_LOG_JSON,
+  OPT_PLUGTEST,
+  OPT_MAX_UPLOAD,
+  OPT_UPLOAD_TIMEOUT,
+  OPT_MCAST_LEISURE,
+  OPT_NO_TCP,
+  OPT_TCP_PORT,
+  OPT_TLS_PORT,
+  OPT_WS_PORT,
+  OPT_WSS_PORT,
+  OPT_STREAM_TIMEOUT,
+  OPT_MAX_CONNECTIONS,
+  OPT_PORTS_FILE
 };
 
 static const struct option long_options[] = {
@@ -36,6 +50,23 @@ static const struct option long_options[] = {
   {"version", no_argument, NULL, OPT_VERSION},
   {"dtls-port", required_argument, NULL, OPT_DTLS_PORT},
   {"dtls-port-file", required_argument, NULL, OPT_DTLS_PORT_FILE},
+  {"admin", required_argument, NULL, OPT_ADMIN},
+  {"log-json", no_argument, NULL, OPT_LOG_JSON},
+  {"plugtest", no_argument, NULL, OPT_PLUGTEST},
+  {"group", required_argument, NULL, 'g'},
+  {"group-interface", required_argument, NULL, 'G'},
+  {"max-upload", required_argument, NULL, OPT_MAX_UPLOAD},
+  {"upload-timeout", required_argument, NULL, OPT_UPLOAD_TIMEOUT},
+  {"mcast-leisure", required_argument, NULL, OPT_MCAST_LEISURE},
+  {"no-tcp", no_argument, NULL, OPT_NO_TCP},
+  {"tcp-port", required_argument, NULL, OPT_TCP_PORT},
+  {"tls-port", required_argument, NULL, OPT_TLS_PORT},
+  {"ws-port", required_argument, NULL, OPT_WS_PORT},
+  {"wss-port", required_argument, NULL, OPT_WSS_PORT},
+  {"stream-timeout", required_argument, NULL, OPT_STREAM_TIMEOUT},
+  {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+  {"max-message-size", required_argument, NULL, 'X'},
+  {"ports-file", required_argument, NULL, OPT_PORTS_FILE},
   CK_KEYS_LONG,
   {NULL, 0, NULL, 0},
 };
@@ -45,8 +76,8 @@ usage(FILE *out)
 {
   fputs(
       "Usage: coap-server [options]\n"
-      "Serve CoAP over UDP: /, /time, /echo, /.well-known/core, and with -d\n"
-      "resources created by PUT or POST.  Stops on SIGINT or SIGTERM.\n"
+      "Serve CoAP over UDP and TCP: /, /time, /echo, /.well-known/core, and\n"
+      "with -d resources created by PUT or POST.  Stops on SIGINT or SIGTERM.\n"
       "\n"
       "  -A, --address ADDR       listen on ADDR, or on a Unix-domain socket\n"
       "                           if ADDR starts with / (up to twice;\n"
@@ -59,6 +90,35 @@ usage(FILE *out)
       "      --port-file FILE     write the bound UDP port to FILE\n"
       "      --max-sessions N     keep at most N client sessions\n"
       "      --idle-timeout SECS  drop sessions idle this long (default 300)\n"
+      "      --admin PATH         list sessions on this Unix socket (mode\n"
+      "                           0600; coap-session-dump --server PATH)\n"
+      "      --log-json           log session events as JSON lines (also\n"
+      "                           below -v 6, which logs them as text)\n"
+      "      --plugtest           also serve the ETSI CoAP plugtest set\n"
+      "  -g, --group GROUP        join a multicast group (repeatable; \"all\":\n"
+      "                           224.0.1.187, ff02::fd and ff05::fd)\n"
+      "  -G, --group-interface IF join the groups on interface IF\n"
+      "      --max-upload BYTES   largest block-wise upload (default 16 MiB)\n"
+      "      --upload-timeout S   drop an upload whose next block does not\n"
+      "                           come within S seconds (default 60)\n"
+      "      --mcast-leisure MS   spread answers to group requests over MS\n"
+      "                           milliseconds (default 5000)\n"
+      "CoAP over TCP, TLS and WebSockets (RFC 8323):\n"
+      "      --tcp-port PORT      TCP port (default: the UDP port; free with\n"
+      "                           -p 0)\n"
+      "      --no-tcp             no TCP or TLS listener\n"
+      "      --tls-port PORT      TLS port, with a key or certificate\n"
+      "                           (default: the DTLS port)\n"
+      "      --ws-port PORT       also CoAP over WebSockets on PORT (0: free)\n"
+      "      --wss-port PORT      also over secure WebSockets (needs -c/-j)\n"
+      "  -X, --max-message-size N Max-Message-Size of our CSM (64-4294967295,\n"
+      "                           default 8192)\n"
+      "      --stream-timeout S   drop a connection that sends no CSM, or\n"
+      "                           stalls mid-message, after S s (default 30)\n"
+      "      --max-connections N  accept at most N connections at once\n"
+      "                           (default 1024)\n"
+      "      --ports-file FILE    write \"udp N\", \"tcp N\", \"tls N\", \"ws N\",\n"
+      "                           \"wss N\" lines for the bound ports\n"
       "With a key or certificate, also DTLS (coaps://), see coap-server(1):\n"
       "  -k, --key KEY            PSK key: text, or 0x and hex digits\n"
       "      --key-file FILE      PSK key from the first line of FILE\n"
@@ -86,6 +146,28 @@ bad_value(const char *option, const char *value, const char *expected)
 {
   return ck_usage_error("invalid value '%s' for %s: %s", value, option,
                         expected);
+}
+
+static int
+stream_port(ck_server_config_t *cfg, int opt, const char *arg)
+{
+  uint16_t port;
+  const char *name = opt == OPT_TCP_PORT   ? "--tcp-port"
+                     : opt == OPT_TLS_PORT ? "--tls-port"
+                     : opt == OPT_WS_PORT  ? "--ws-port"
+                                           : "--wss-port";
+
+  if (ck_parse_port(arg, &port) != 0)
+    return bad_value(name, arg, "a port from 0 to 65535");
+  if (opt == OPT_TCP_PORT)
+    cfg->tcp_port = port;
+  else if (opt == OPT_TLS_PORT)
+    cfg->tls_port = port;
+  else if (opt == OPT_WS_PORT)
+    cfg->ws_port = port;
+  else
+    cfg->wss_port = port;
+  return 0;
 }
 
 static int
@@ -128,8 +210,66 @@ apply_option(ck_server_config_t *cfg, int opt, const char *arg)
     cfg->have_dtls_port = 1;
     return ck_parse_port(arg, &cfg->dtls_port) == 0
                ? 0 : bad_value("--dtls-port", arg, "a port from 0 to 65535");
+  case OPT_ADMIN:
+    cfg->admin_path = arg;
+    return 0;
+  case OPT_LOG_JSON:
+    cfg->log_json = 1;
+    return 0;
+  case OPT_PLUGTEST:
+    cfg->plugtest = 1;
+    return 0;
+  case 'g':
+    if (cfg->group_count == sizeof(cfg->groups) / sizeof(cfg->groups[0]))
+      return ck_usage_error("-g may be given at most 8 times");
+    cfg->groups[cfg->group_count++] = arg;
+    return 0;
+  case 'G':
+    cfg->group_if = arg;
+    return 0;
+  case OPT_MAX_UPLOAD:
+    if (ck_parse_uint(arg, 16, 1024ul * 1024ul * 1024ul, &number) < 0)
+      return bad_value("--max-upload", arg, "bytes from 16 to 1 GiB");
+    cfg->max_upload = (size_t)number;
+    return 0;
+  case OPT_UPLOAD_TIMEOUT:
+    if (ck_parse_uint(arg, 1, 86400, &number) < 0)
+      return bad_value("--upload-timeout", arg, "seconds from 1 to 86400");
+    cfg->upload_timeout = (unsigned int)number;
+    return 0;
+  case OPT_MCAST_LEISURE:
+    if (ck_parse_uint(arg, 1, 600000, &number) < 0)
+      return bad_value("--mcast-leisure", arg, "milliseconds, 1 to 600000");
+    cfg->mcast_leisure = (unsigned int)number;
+    return 0;
   case OPT_DTLS_PORT_FILE:
     cfg->dtls_port_file = arg;
+    return 0;
+  case OPT_NO_TCP:
+    cfg->no_tcp = 1;
+    return 0;
+  case OPT_TCP_PORT:
+  case OPT_TLS_PORT:
+  case OPT_WS_PORT:
+  case OPT_WSS_PORT:
+    return stream_port(cfg, opt, arg);
+  case OPT_STREAM_TIMEOUT:
+    if (ck_parse_uint(arg, 1, 86400, &number) < 0)
+      return bad_value("--stream-timeout", arg, "seconds from 1 to 86400");
+    cfg->stream_timeout = (unsigned int)number;
+    return 0;
+  case OPT_MAX_CONNECTIONS:
+    if (ck_parse_uint(arg, 1, 1000000, &number) < 0)
+      return bad_value("--max-connections", arg, "a number from 1 to 1000000");
+    cfg->max_connections = (unsigned int)number;
+    return 0;
+  case 'X':
+    if (ck_parse_uint(arg, 64, 4294967295ul, &number) < 0)
+      return bad_value("-X", arg, "a size from 64 to 4294967295");
+    cfg->max_message_size = (uint32_t)number;
+    return 0;
+  case OPT_PORTS_FILE:
+    cfg->ports_file = arg;
     return 0;
   default:
     switch (ck_keys_option(cfg->keys, opt, arg)) {
@@ -156,7 +296,7 @@ main(int argc, char *argv[])
   cfg.keys = &keys;
   ck_output_init("coap-server", 0);
   opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":A:p:v:d:" CK_KEYS_SERVER_SHORT, long_options, NULL)) !=
+  while ((opt = getopt_long(argc, argv, ":A:p:v:d:g:G:X:" CK_KEYS_SERVER_SHORT, long_options, NULL)) !=
          -1) {
     if (opt == OPT_HELP) {
       usage(stdout);

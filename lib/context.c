@@ -209,7 +209,7 @@ coap_dtls_is_supported(void)
 int
 coap_tls_is_supported(void)
 {
-  return 0;
+  return 1; /* tls_openssl.c under tcp.c */
 }
 
 int

@@ -79,6 +79,8 @@ typedef struct coap_batch_t {
   coap_address_t tx_name[COAP_BATCH];
   uint8_t tx_cmsg[COAP_BATCH][COAP_CMSG_SPACE];
   unsigned tx_count;
+  unsigned rx_dirty; /* rx_msg slots the kernel wrote: reset before reuse */
+  uint8_t rx_ready;  /* rx_msg set up once (their buffers never move) */
   int tx_fd;        /* the socket of the batch being processed, or -1 */
   int tx_connected; /* 1: no destination address (a connected socket) */
 } coap_batch_t;
@@ -216,17 +218,24 @@ struct coap_resource_t {
 
 /* ---------------------------------------------------------------- dedup */
 
+/* The slots form a ring reused oldest first (every entry lives equally
+ * long, so the oldest is the one closest to expiry), indexed by a chained
+ * hash on (session, message ID): a lookup and an insert cost a few steps
+ * whatever the load. */
 typedef struct coap_dedup_t {
   uint64_t sid;        /* session id, 0 = free */
   uint64_t expiry;     /* monotonic ms */
-  uint8_t *resp;       /* reply bytes (realloc'd only to grow) */
-  uint32_t resp_cap;
+  uint8_t *resp;       /* reply bytes: the slot's part of dedup_inline, or
+                          heap (realloc'd only to grow) for longer ones */
+  uint32_t next;       /* hash chain: slot index + 1, 0 ends it */
+  uint16_t resp_cap;
   uint16_t resp_len;
   uint16_t mid;
+  uint8_t resp_heap;   /* resp is malloc'd */
 } coap_dedup_t;
 
-#define COAP_DEDUP_SLOTS 4096
-#define COAP_DEDUP_PROBE 16
+#define COAP_DEDUP_SLOTS 4096 /* power of two; also the bucket count */
+#define COAP_DEDUP_INLINE 96  /* reply bytes kept without a malloc */
 
 /* ---------------------------------------------------------------- context */
 
@@ -254,6 +263,9 @@ struct coap_context_t {
   coap_resource_t *unknown_resource;
   coap_batch_t *batch;
   coap_dedup_t *dedup;
+  uint32_t *dedup_bucket;          /* COAP_DEDUP_SLOTS chain heads (index + 1) */
+  uint32_t dedup_next;             /* the ring's oldest slot, reused next */
+  uint8_t *dedup_inline;           /* COAP_DEDUP_SLOTS * COAP_DEDUP_INLINE */
   coap_security_t *security;       /* server (D)TLS settings */
   struct coap_tls_ctx_t *tls_ctx;  /* server SSL_CTX, cookie secret */
   void *app_data;

@@ -13,6 +13,8 @@
 
 /* The largest option value the 14-form length nibble can express. */
 #define OPT_MAX_LENGTH (65535u + 269u)
+/* Below this a payload length cannot overflow a size_t sum. */
+#define DATA_FAST_MAX 65536u
 /* The smallest allocation for a growable PDU; grows by doubling. */
 #define PDU_INITIAL_ALLOC 256
 
@@ -24,20 +26,15 @@ pdu_limit(const coap_pdu_t *pdu)
   return pdu->max_size ? pdu->max_size : pdu->alloc_size;
 }
 
-/* Makes room for need bytes (from token on); only PDUs that own their
- * buffer grow, and never past max_size. */
-static int
-pdu_reserve(coap_pdu_t *pdu, size_t need)
+/* pdu_reserve's slow path: the buffer must grow. */
+static COAP_NOINLINE int
+pdu_grow(coap_pdu_t *pdu, size_t need)
 {
   size_t new_size;
   uint8_t *base;
   ptrdiff_t data_off = -1;
 
-  if (!pdu->buf_base || need > pdu_limit(pdu))
-    return 0;
-  if (need <= pdu->alloc_size)
-    return 1;
-  if (!pdu->owns_buf)
+  if (!pdu->buf_base || need > pdu_limit(pdu) || !pdu->owns_buf)
     return 0;
   new_size = pdu->alloc_size * 2;
   if (new_size < need)
@@ -54,6 +51,18 @@ pdu_reserve(coap_pdu_t *pdu, size_t need)
   pdu->data = data_off >= 0 ? pdu->token + data_off : NULL;
   pdu->alloc_size = new_size;
   return 1;
+}
+
+/* Makes room for need bytes (from token on); only PDUs that own their
+ * buffer grow, and never past max_size.  Every add calls it: the common
+ * case (room already there) stays inline. */
+static inline int
+pdu_reserve(coap_pdu_t *pdu, size_t need)
+{
+  if (pdu->buf_base && need <= pdu->alloc_size &&
+      (!pdu->max_size || need <= pdu->max_size))
+    return 1;
+  return pdu_grow(pdu, need);
 }
 
 /* The nibble and extension bytes for a delta or length value. */
@@ -234,8 +243,7 @@ coap_pdu_init_static(coap_pdu_t *pdu, uint8_t *buf, size_t size,
 {
   if (!pdu)
     return;
-  memset(pdu, 0, sizeof(*pdu));
-  pdu_reset(pdu, type, code, mid);
+  *pdu = (coap_pdu_t){.type = type, .code = code, .mid = mid};
   if (!buf || size < COAP_PDU_HEADROOM) {
     /* Unusable: every write fails on the NULL base. */
     pdu->token = buf;
@@ -288,6 +296,15 @@ coap_add_token(coap_pdu_t *pdu, size_t len, const uint8_t *data)
 {
   if (!pdu || len > COAP_TOKEN_MAX_LEN || (len && !data))
     return 0;
+  if (!pdu->used_size && pdu_reserve(pdu, len)) {
+    if (len == COAP_TOKEN_MAX_LEN) /* the usual one: no call to memcpy */
+      memcpy(pdu->token, data, COAP_TOKEN_MAX_LEN);
+    else if (len)
+      memcpy(pdu->token, data, len);
+    pdu->token_length = (uint8_t)len;
+    pdu->used_size = len;
+    return 1;
+  }
   if (pdu->used_size) {
     coap_log_warn("coap_add_token: the token must come first\n");
     return 0;
@@ -368,12 +385,26 @@ insert_option(coap_pdu_t *pdu, coap_option_num_t number, size_t len,
   return new_total;
 }
 
-size_t
-coap_add_option(coap_pdu_t *pdu, coap_option_num_t number, size_t len,
+/* The usual option of a response (small number step, short value, room
+ * already there) written in one go: 1 header byte and the value. */
+static size_t
+append_short_option(coap_pdu_t *pdu, coap_option_num_t number, size_t len,
+                    const uint8_t *data)
+{
+  uint8_t *p = pdu->token + pdu->used_size;
+
+  *p++ = (uint8_t)(((number - pdu->max_opt) << 4) | len);
+  for (size_t i = 0; i < len; i++)
+    p[i] = data[i];
+  pdu->used_size += 1 + len;
+  pdu->max_opt = number;
+  return 1 + len;
+}
+
+static COAP_NOINLINE size_t
+add_option_slow(coap_pdu_t *pdu, coap_option_num_t number, size_t len,
                 const uint8_t *data)
 {
-  if (!pdu || (len && !data) || len > OPT_MAX_LENGTH)
-    return 0;
   if (pdu->data) {
     coap_log_warn("coap_add_option: options cannot follow the payload\n");
     return 0;
@@ -381,6 +412,19 @@ coap_add_option(coap_pdu_t *pdu, coap_option_num_t number, size_t len,
   if (number >= pdu->max_opt)
     return append_option(pdu, number, len, data);
   return insert_option(pdu, number, len, data);
+}
+
+size_t
+coap_add_option(coap_pdu_t *pdu, coap_option_num_t number, size_t len,
+                const uint8_t *data)
+{
+  if (!pdu || (len && !data) || len > OPT_MAX_LENGTH)
+    return 0;
+  if (len < 13 && !pdu->data && number >= pdu->max_opt &&
+      number - pdu->max_opt < 13 &&
+      pdu_reserve(pdu, pdu->used_size + 1 + len))
+    return append_short_option(pdu, number, len, data);
+  return add_option_slow(pdu, number, len, data);
 }
 
 uint8_t *
@@ -397,6 +441,17 @@ coap_add_data_after(coap_pdu_t *pdu, size_t len)
   return pdu->data;
 }
 
+static COAP_NOINLINE int
+add_data_slow(coap_pdu_t *pdu, size_t len, const uint8_t *data)
+{
+  uint8_t *p = coap_add_data_after(pdu, len);
+
+  if (!p)
+    return 0;
+  memcpy(p, data, len);
+  return 1;
+}
+
 int
 coap_add_data(coap_pdu_t *pdu, size_t len, const uint8_t *data)
 {
@@ -406,11 +461,17 @@ coap_add_data(coap_pdu_t *pdu, size_t len, const uint8_t *data)
     return 0;
   if (len == 0)
     return 1;
-  p = coap_add_data_after(pdu, len);
-  if (!p)
-    return 0;
-  memcpy(p, data, len);
-  return 1;
+  if (!pdu->data && len < DATA_FAST_MAX &&
+      pdu_reserve(pdu, pdu->used_size + 1 + len)) {
+    /* The common case inline: room is there, no payload yet. */
+    p = pdu->token + pdu->used_size;
+    *p++ = COAP_PAYLOAD_START;
+    pdu->data = p;
+    pdu->used_size += 1 + len;
+    memcpy(p, data, len);
+    return 1;
+  }
+  return add_data_slow(pdu, len, data);
 }
 
 int
@@ -504,6 +565,8 @@ coap_pdu_check_options(coap_pdu_t *pdu)
   end = pdu->token + pdu->used_size;
   pdu->data = NULL;
   pdu->max_opt = 0;
+  pdu->opt_mask = 0;
+  pdu->opt_mask_valid = 0;
   while (p < end) {
     uint16_t delta;
 
@@ -520,8 +583,10 @@ coap_pdu_check_options(coap_pdu_t *pdu)
     number += delta;
     if (number > 65535)
       return 0;
+    pdu->opt_mask |= COAP_OPT_MASK_BIT(number);
   }
   pdu->max_opt = (coap_option_num_t)number;
+  pdu->opt_mask_valid = 1;
   return 1;
 }
 
@@ -532,14 +597,16 @@ coap_pdu_view_udp(coap_pdu_t *pdu, const uint8_t *data, size_t len)
 
   if (!pdu || !data || len < COAP_UDP_HEADER_SIZE || (data[0] >> 6) != 1)
     return COAP_PARSE_DROP;
-  memset(pdu, 0, sizeof(*pdu));
-  pdu->type = (coap_pdu_type_t)((data[0] >> 4) & 3);
-  pdu->code = (coap_pdu_code_t)data[1];
-  pdu->mid = (data[2] << 8) | data[3];
-  pdu->hdr_size = COAP_UDP_HEADER_SIZE;
   /* A view has no headroom: buf_base stays NULL so it cannot be grown or
-   * encoded; token points into the caller's datagram. */
-  pdu->token = (uint8_t *)(uintptr_t)(data + COAP_UDP_HEADER_SIZE);
+   * encoded; token points into the caller's datagram.  (One initialiser
+   * rather than memset and stores: this runs for every datagram.) */
+  *pdu = (coap_pdu_t){
+      .type = (coap_pdu_type_t)((data[0] >> 4) & 3),
+      .code = (coap_pdu_code_t)data[1],
+      .mid = (data[2] << 8) | data[3],
+      .hdr_size = COAP_UDP_HEADER_SIZE,
+      .token = (uint8_t *)(uintptr_t)(data + COAP_UDP_HEADER_SIZE),
+  };
   tkl = data[0] & 0x0f;
   if (tkl > COAP_TOKEN_MAX_LEN || len - COAP_UDP_HEADER_SIZE < tkl)
     return COAP_PARSE_REJECT;
@@ -664,14 +731,25 @@ coap_opt_iterator_t *
 coap_option_iterator_init(const coap_pdu_t *pdu, coap_opt_iterator_t *oi,
                           const coap_opt_filter_t *filter)
 {
+  const uint8_t *begin;
+
   if (!pdu || !oi || !pdu->token)
     return NULL;
-  memset(oi, 0, sizeof(*oi));
-  oi->next_option = (coap_opt_t *)(uintptr_t)opts_begin(pdu);
-  oi->length = (size_t)(opts_end(pdu) - opts_begin(pdu));
+  /* Runs several times per request: only what next() reads is set, and
+   * only the used part of the filter is copied. */
+  begin = opts_begin(pdu);
+  oi->next_option = (coap_opt_t *)(uintptr_t)begin;
+  oi->length = (size_t)(opts_end(pdu) - begin);
+  oi->number = 0;
+  oi->bad = 0;
+  oi->filtered = filter != NULL;
+  oi->filter.mask_count = 0;
   if (filter) {
-    oi->filter = *filter;
-    oi->filtered = 1;
+    size_t n = filter->mask_count;
+    if (n > sizeof(filter->numbers) / sizeof(filter->numbers[0]))
+      n = sizeof(filter->numbers) / sizeof(filter->numbers[0]);
+    memcpy(oi->filter.numbers, filter->numbers, n * sizeof(filter->numbers[0]));
+    oi->filter.mask_count = (uint16_t)n;
   }
   return oi;
 }
@@ -700,6 +778,11 @@ coap_option_next(coap_opt_iterator_t *oi)
     oi->next_option = (coap_opt_t *)(uintptr_t)q;
     if (!oi->filtered || filter_has(&oi->filter, oi->number))
       return opt;
+    if (oi->filter.mask_count == 1 && oi->number > oi->filter.numbers[0]) {
+      /* Numbers only grow: the one number asked for cannot come any more. */
+      oi->length = 0;
+      break;
+    }
   }
   return NULL;
 }
@@ -708,13 +791,22 @@ coap_opt_t *
 coap_check_option(const coap_pdu_t *pdu, coap_option_num_t number,
                   coap_opt_iterator_t *oi)
 {
-  coap_opt_filter_t f;
-
-  coap_option_filter_clear(&f);
-  coap_option_filter_set(&f, number);
-  if (!coap_option_iterator_init(pdu, oi, &f))
+  if (!pdu || !oi || !pdu->token)
     return NULL;
-  return coap_option_next(oi);
+  oi->number = 0;
+  oi->bad = 0;
+  oi->filtered = 1;
+  oi->filter.mask_count = 1;
+  oi->filter.numbers[0] = number;
+  if (coap_pdu_view_lacks(pdu, number)) {
+    /* The common answer, from the parse: no walk at all. */
+    oi->length = 0;
+    oi->next_option = NULL;
+    return NULL;
+  }
+  oi->next_option = (coap_opt_t *)(uintptr_t)opts_begin(pdu);
+  oi->length = (size_t)(opts_end(pdu) - opts_begin(pdu));
+  return oi->length ? coap_option_next(oi) : NULL;
 }
 
 /* The option was validated when it was parsed or built, so only its header
@@ -807,6 +899,8 @@ coap_pdu_unknown_critical(const coap_pdu_t *pdu)
   coap_opt_t *opt;
   uint32_t prev = 0x10000;
 
+  if (!pdu || coap_pdu_view_optionless(pdu))
+    return 0;
   if (!coap_option_iterator_init(pdu, &oi, NULL))
     return 0;
   while ((opt = coap_option_next(&oi)) != NULL) {

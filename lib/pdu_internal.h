@@ -33,7 +33,39 @@ struct coap_pdu_t {
   uint8_t *token;           /* buf_base + COAP_PDU_HEADROOM */
   uint8_t *data;            /* payload, or NULL */
   coap_session_t *session;  /* for coap_new_pdu's MTU; may be NULL */
+  /* Set by coap_pdu_check_options: bit n for each option number n < 63
+   * present, bit 63 for any larger one.  Trusted only on a view (buf_base
+   * NULL, so the options cannot change): a clear bit answers "absent"
+   * without walking the options, which a request handler asks many times. */
+  uint64_t opt_mask;
+  uint8_t opt_mask_valid;
 };
+
+/* For a slow path kept out of its hot caller (no register spills there). */
+#if defined(__GNUC__)
+#define COAP_NOINLINE __attribute__((noinline))
+#else
+#define COAP_NOINLINE
+#endif
+
+/* The opt_mask bit of option number n. */
+#define COAP_OPT_MASK_BIT(n) (1ull << ((n) < 63 ? (n) : 63))
+
+/* 1 when pdu is a checked view known to hold no option numbered n: the
+ * engine's request path asks this before any lookup. */
+static inline int
+coap_pdu_view_lacks(const coap_pdu_t *pdu, unsigned n)
+{
+  return !pdu->buf_base && pdu->opt_mask_valid &&
+         !(pdu->opt_mask & COAP_OPT_MASK_BIT(n));
+}
+
+/* 1 when pdu is a checked view with no options at all. */
+static inline int
+coap_pdu_view_optionless(const coap_pdu_t *pdu)
+{
+  return !pdu->buf_base && pdu->opt_mask_valid && !pdu->opt_mask;
+}
 
 /* Result of looking at a datagram before any state is touched. */
 typedef enum coap_parse_status_t {

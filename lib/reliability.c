@@ -35,18 +35,33 @@ int
 coap_dedup_init(coap_context_t *ctx)
 {
   ctx->dedup = calloc(COAP_DEDUP_SLOTS, sizeof(*ctx->dedup));
-  return ctx->dedup != NULL;
+  ctx->dedup_bucket = calloc(COAP_DEDUP_SLOTS, sizeof(*ctx->dedup_bucket));
+  /* Replies up to COAP_DEDUP_INLINE bytes (nearly all) are kept here:
+   * no malloc or free per cached reply. */
+  ctx->dedup_inline = malloc((size_t)COAP_DEDUP_SLOTS * COAP_DEDUP_INLINE);
+  ctx->dedup_next = 0;
+  if (!ctx->dedup || !ctx->dedup_bucket || !ctx->dedup_inline)
+    return 0;
+  for (size_t i = 0; i < COAP_DEDUP_SLOTS; i++) {
+    ctx->dedup[i].resp = ctx->dedup_inline + i * COAP_DEDUP_INLINE;
+    ctx->dedup[i].resp_cap = COAP_DEDUP_INLINE;
+  }
+  return 1;
 }
 
 void
 coap_dedup_free(coap_context_t *ctx)
 {
-  if (!ctx->dedup)
-    return;
-  for (size_t i = 0; i < COAP_DEDUP_SLOTS; i++)
-    free(ctx->dedup[i].resp);
+  if (ctx->dedup)
+    for (size_t i = 0; i < COAP_DEDUP_SLOTS; i++)
+      if (ctx->dedup[i].resp_heap)
+        free(ctx->dedup[i].resp);
   free(ctx->dedup);
+  free(ctx->dedup_bucket);
+  free(ctx->dedup_inline);
   ctx->dedup = NULL;
+  ctx->dedup_bucket = NULL;
+  ctx->dedup_inline = NULL;
 }
 
 static uint32_t
@@ -54,37 +69,50 @@ dedup_hash(uint64_t sid, uint16_t mid)
 {
   uint64_t x = sid * 0x9E3779B97F4A7C15ull ^ ((uint64_t)mid * 0xBF58476D1CE4E5B9ull);
   x ^= x >> 31;
-  return (uint32_t)x;
+  return (uint32_t)x & (COAP_DEDUP_SLOTS - 1);
+}
+
+/* Takes slot i out of its hash chain (chains are about one long). */
+static void
+dedup_unlink(coap_context_t *ctx, uint32_t i)
+{
+  coap_dedup_t *d = &ctx->dedup[i];
+  uint32_t *pp = &ctx->dedup_bucket[dedup_hash(d->sid, d->mid)];
+
+  while (*pp && *pp != i + 1)
+    pp = &ctx->dedup[*pp - 1].next;
+  if (*pp)
+    *pp = d->next;
+  d->next = 0;
+  d->sid = 0;
 }
 
 int
 coap_dedup_check(coap_context_t *ctx, coap_session_t *s, uint16_t mid,
                  coap_dedup_t **slot)
 {
-  uint32_t h = dedup_hash(s->id, mid);
-  coap_dedup_t *victim = NULL;
+  uint32_t h = dedup_hash(s->id, mid), i;
+  coap_dedup_t *d;
 
-  *slot = NULL;
-  for (unsigned i = 0; i < COAP_DEDUP_PROBE; i++) {
-    coap_dedup_t *d = &ctx->dedup[(h + i) & (COAP_DEDUP_SLOTS - 1)];
-    int live = d->sid != 0 && d->expiry > ctx->now;
-    if (live && d->sid == s->id && d->mid == mid) {
+  for (i = ctx->dedup_bucket[h]; i; i = d->next) {
+    d = &ctx->dedup[i - 1];
+    if (d->sid == s->id && d->mid == mid && d->expiry > ctx->now) {
       *slot = d;
       return 1;
     }
-    if (!live) {
-      if (!victim || victim->sid != 0)
-        victim = d;
-    } else if (!victim || (victim->sid != 0 && d->expiry < victim->expiry)) {
-      victim = d;
-    }
   }
-  /* The window is full of live entries: the one closest to expiry goes. */
-  victim->sid = s->id;
-  victim->mid = mid;
-  victim->expiry = ctx->now + coap_exchange_lifetime_ms(ctx);
-  victim->resp_len = 0;
-  *slot = victim;
+  i = ctx->dedup_next;
+  ctx->dedup_next = (i + 1) & (COAP_DEDUP_SLOTS - 1);
+  d = &ctx->dedup[i];
+  if (d->sid)
+    dedup_unlink(ctx, i);
+  d->sid = s->id;
+  d->mid = mid;
+  d->expiry = ctx->now + coap_exchange_lifetime_ms(ctx);
+  d->resp_len = 0;
+  d->next = ctx->dedup_bucket[h];
+  ctx->dedup_bucket[h] = i + 1;
+  *slot = d;
   return 0;
 }
 
@@ -94,13 +122,17 @@ coap_dedup_store(coap_dedup_t *slot, const uint8_t *data, size_t len)
   if (!slot || len > UINT16_MAX)
     return;
   if (len > slot->resp_cap) {
-    uint8_t *p = realloc(slot->resp, len);
+    /* Rounded up so that slightly longer replies reuse the block. */
+    size_t cap = (len + 31) & ~(size_t)31;
+    uint8_t *p = realloc(slot->resp_heap ? slot->resp : NULL,
+                         cap > UINT16_MAX ? len : cap);
     if (!p) {
       slot->resp_len = 0;
       return;
     }
     slot->resp = p;
-    slot->resp_cap = (uint32_t)len;
+    slot->resp_heap = 1;
+    slot->resp_cap = (uint16_t)(cap > UINT16_MAX ? len : cap);
   }
   memcpy(slot->resp, data, len);
   slot->resp_len = (uint16_t)len;

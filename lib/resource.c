@@ -36,7 +36,7 @@ lookup(const coap_context_t *ctx, const uint8_t *path, size_t len)
   for (coap_resource_t *r = ctx->rtab[h & (ctx->rtab_size - 1)]; r;
        r = r->hnext)
     if (r->hash == h && r->uri_path->length == len &&
-        memcmp(r->uri_path->s, path, len) == 0)
+        (len == 0 || memcmp(r->uri_path->s, path, len) == 0))
       return r;
   return NULL;
 }
@@ -443,15 +443,14 @@ join_options(const coap_pdu_t *req, coap_option_num_t opt, char sep,
              uint8_t *buf, size_t cap, size_t *out, int *count)
 {
   coap_opt_iterator_t oi;
-  coap_opt_filter_t f;
   coap_opt_t *o;
   size_t n = 0;
 
   *count = 0;
-  coap_option_filter_clear(&f);
-  coap_option_filter_set(&f, opt);
-  coap_option_iterator_init(req, &oi, &f);
-  while ((o = coap_option_next(&oi))) {
+  *out = 0;
+  if (coap_pdu_view_lacks(req, opt))
+    return 1;
+  for (o = coap_check_option(req, opt, &oi); o; o = coap_option_next(&oi)) {
     uint32_t l = coap_opt_length(o);
     if (n + l + 1 > cap)
       return 0;
@@ -469,9 +468,10 @@ static int
 suppressed(const coap_pdu_t *req, uint8_t code)
 {
   coap_opt_iterator_t oi;
-  coap_opt_t *o = coap_check_option(req, COAP_OPTION_NORESPONSE, &oi);
+  coap_opt_t *o;
   unsigned v, cls = COAP_RESPONSE_CLASS(code);
 
+  o = coap_check_option(req, COAP_OPTION_NORESPONSE, &oi);
   if (!o)
     return 0;
   v = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
@@ -516,14 +516,21 @@ run_handler(coap_method_handler_t h, coap_resource_t *r, coap_session_t *s,
             coap_pdu_t *resp)
 {
   coap_pdu_t *body = NULL;
+  /* A parsed request tells from its option mask, without a lookup, that
+   * block.c (Block1) or observe.c (Observe) has nothing to do. */
+  int observe = !coap_pdu_view_lacks(req, COAP_OPTION_OBSERVE);
 
-  if (coap_block_server_request(s, req, resp, &body))
+  if (!coap_pdu_view_lacks(req, COAP_OPTION_BLOCK1) &&
+      coap_block_server_request(s, req, resp, &body))
     return;
-  if (body)
+  if (body) {
     req = body;
-  coap_observe_before(r, s, req, resp);
+    observe = 1;
+  }
+  if (observe)
+    coap_observe_before(r, s, req, resp);
   h(r, s, req, query, resp);
-  if (!s->dead)
+  if (observe && !s->dead)
     coap_observe_after(r, s, req, resp);
   coap_delete_pdu(body);
 }
@@ -540,21 +547,25 @@ dispatch(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
   coap_method_handler_t h;
   coap_opt_iterator_t oi;
 
-  if (coap_pdu_unknown_critical(req)) {
+  if (!coap_pdu_view_optionless(req) && coap_pdu_unknown_critical(req)) {
     resp->code = COAP_RESPONSE_CODE_BAD_OPTION;
     return;
   }
   /* Not a proxy: RFC 7252 5.7.2 wants 5.05 rather than serving our own
    * resource under someone else's name. */
-  if (coap_check_option(req, COAP_OPTION_PROXY_URI, &oi) ||
-      coap_check_option(req, COAP_OPTION_PROXY_SCHEME, &oi)) {
+  if (!coap_pdu_view_optionless(req) &&
+      (coap_check_option(req, COAP_OPTION_PROXY_URI, &oi) ||
+       coap_check_option(req, COAP_OPTION_PROXY_SCHEME, &oi))) {
     resp->code = COAP_RESPONSE_CODE_PROXYING_NOT_SUPPORTED;
     return;
   }
-  if (!join_options(req, COAP_OPTION_URI_PATH, '/', path, sizeof(path), &plen,
-                    &pcount) ||
-      !join_options(req, COAP_OPTION_URI_QUERY, '&', query, sizeof(query),
-                    &qlen, &qcount)) {
+  pcount = qcount = 0;
+  path[0] = query[0] = 0;
+  if (!coap_pdu_view_optionless(req) &&
+      (!join_options(req, COAP_OPTION_URI_PATH, '/', path, sizeof(path),
+                     &plen, &pcount) ||
+       !join_options(req, COAP_OPTION_URI_QUERY, '&', query, sizeof(query),
+                     &qlen, &qcount))) {
     resp->code = COAP_RESPONSE_CODE_BAD_REQUEST;
     return;
   }
@@ -586,12 +597,18 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
   coap_context_t *ctx = s->context;
   uint8_t stack[COAP_TX_SLOT], *buf;
   size_t size, len, cap;
-  int batched = coap_udp_batch_slot(ctx, &buf, &size);
+  coap_batch_t *b = ctx->batch;
+  int batched = b->tx_fd >= 0 && b->tx_count < COAP_BATCH;
   coap_pdu_t resp;
   const uint8_t *data;
   int con = req->type == COAP_MESSAGE_CON;
 
-  if (!batched) {
+  /* The reply is built in place in the batch's next send slot (what
+   * coap_udp_batch_slot hands out), or on the stack outside a batch. */
+  if (batched) {
+    buf = b->tx + (size_t)b->tx_count * COAP_TX_SLOT;
+    size = COAP_TX_SLOT;
+  } else {
     buf = stack;
     size = sizeof(stack);
   }
@@ -626,7 +643,9 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
     }
     return;
   }
-  if (resp.code == COAP_EMPTY_CODE || suppressed(req, (uint8_t)resp.code)) {
+  if (resp.code == COAP_EMPTY_CODE ||
+      (!coap_pdu_view_lacks(req, COAP_OPTION_NORESPONSE) &&
+       suppressed(req, (uint8_t)resp.code))) {
     /* No response now (separate, or not wanted): a CON still needs its ACK. */
     if (con) {
       uint8_t ack[4] = {0x40 | (COAP_MESSAGE_ACK << 4), 0,

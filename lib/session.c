@@ -51,19 +51,32 @@ fnv(uint32_t h, const void *data, size_t len)
   return h;
 }
 
+/* Runs for every datagram: IP addresses are mixed a word at a time. */
+static uint32_t
+mix64(uint64_t x)
+{
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  return (uint32_t)x;
+}
+
 static uint32_t
 peer_hash(const coap_endpoint_t *ep, const coap_address_t *a)
 {
-  uint32_t h = fnv(2166136261u, &ep, sizeof(ep));
+  uint64_t e = (uint64_t)(uintptr_t)ep * 0x9E3779B97F4A7C15ull, w[2];
+  uint32_t h = 2166136261u;
 
   switch (a->addr.sa.sa_family) {
   case AF_INET:
-    h = fnv(h, &a->addr.sin.sin_port, 2);
-    return fnv(h, &a->addr.sin.sin_addr, 4);
+    return mix64(e ^ ((uint64_t)a->addr.sin.sin_port << 32 |
+                      a->addr.sin.sin_addr.s_addr));
   case AF_INET6:
-    h = fnv(h, &a->addr.sin6.sin6_port, 2);
-    return fnv(h, &a->addr.sin6.sin6_addr, 16);
+    memcpy(w, &a->addr.sin6.sin6_addr, sizeof(w));
+    return mix64(e ^ a->addr.sin6.sin6_port ^ w[0] ^
+                 (w[1] * 0xC2B2AE3D27D4EB4Full));
   case AF_UNIX:
+    h = fnv(h, &ep, sizeof(ep));
     return fnv(h, a->addr.cun.sun_path,
                strnlen(a->addr.cun.sun_path, sizeof(a->addr.cun.sun_path)));
   default:
@@ -134,10 +147,20 @@ coap_session_find_server(coap_context_t *ctx, coap_endpoint_t *ep,
   if (!ctx->htab_size)
     return NULL;
   h = peer_hash(ep, peer);
-  for (s = ctx->htab[h & (ctx->htab_size - 1)]; s; s = s->hnext)
-    if (s->hash == h && s->endpoint == ep &&
-        coap_address_equals(&s->remote, peer))
+  for (s = ctx->htab[h & (ctx->htab_size - 1)]; s; s = s->hnext) {
+    if (s->hash != h || s->endpoint != ep)
+      continue;
+    /* IPv4, the usual peer, compared here without a call. */
+    if (peer->addr.sa.sa_family == AF_INET &&
+        s->remote.addr.sa.sa_family == AF_INET)
+      return s->remote.addr.sin.sin_port == peer->addr.sin.sin_port &&
+                     s->remote.addr.sin.sin_addr.s_addr ==
+                         peer->addr.sin.sin_addr.s_addr
+                 ? s
+                 : NULL;
+    if (coap_address_equals(&s->remote, peer))
       return s;
+  }
   return NULL;
 }
 

@@ -413,21 +413,36 @@ coap_udp_batch_commit(coap_context_t *ctx, coap_session_t *s,
     return;
   }
   m = &b->tx_msg[i].msg_hdr;
-  memset(m, 0, sizeof(*m));
   b->tx_iov[i].iov_base = (void *)(uintptr_t)data;
   b->tx_iov[i].iov_len = len;
   m->msg_iov = &b->tx_iov[i];
   m->msg_iovlen = 1;
+  m->msg_flags = 0;
+  m->msg_name = NULL;
+  m->msg_namelen = 0;
   if (!connected) {
-    coap_address_copy(&b->tx_name[i], &s->remote);
+    /* Only the bytes the kernel reads, not the whole coap_address_t. */
+    if (s->remote.addr.sa.sa_family == AF_INET) {
+      m->msg_namelen = sizeof(struct sockaddr_in);
+      b->tx_name[i].addr.sin = s->remote.addr.sin;
+    } else if (s->remote.addr.sa.sa_family == AF_INET6) {
+      m->msg_namelen = sizeof(struct sockaddr_in6);
+      b->tx_name[i].addr.sin6 = s->remote.addr.sin6;
+    } else {
+      m->msg_namelen = coap_address_socklen(&s->remote);
+      if (m->msg_namelen > sizeof(b->tx_name[i].addr))
+        m->msg_namelen = sizeof(b->tx_name[i].addr);
+      memcpy(&b->tx_name[i].addr, &s->remote.addr, m->msg_namelen);
+    }
     m->msg_name = &b->tx_name[i].addr;
-    m->msg_namelen = coap_address_socklen(&s->remote);
   }
   m->msg_controllen = build_pktinfo(s, b->tx_cmsg[i], COAP_CMSG_SPACE);
   m->msg_control = m->msg_controllen ? b->tx_cmsg[i] : NULL;
   b->tx_count++;
   s->stats.sent++;
-  coap_session_touch(s);
+  /* The datagram being answered touched the session this very turn. */
+  if (s->last_activity != ctx->now || !ctx->in_dispatch)
+    coap_session_touch(s);
 }
 
 int
@@ -473,11 +488,9 @@ batch_flush(coap_context_t *ctx)
 
 /* ---------------------------------------------------------------- receiving */
 
-static int
-receive_batch(coap_batch_t *b, int fd)
+static void
+rx_setup(coap_batch_t *b)
 {
-  int n;
-
   for (unsigned i = 0; i < COAP_BATCH; i++) {
     struct msghdr *m = &b->rx_msg[i].msg_hdr;
     b->rx_iov[i].iov_base = b->rx + (size_t)i * COAP_RX_SLOT;
@@ -490,9 +503,32 @@ receive_batch(coap_batch_t *b, int fd)
     m->msg_controllen = COAP_CMSG_SPACE;
     m->msg_flags = 0;
   }
+  b->rx_ready = 1;
+  b->rx_dirty = 0;
+}
+
+static int
+receive_batch(coap_batch_t *b, int fd)
+{
+  int n;
+
+  /* The kernel rewrites only the lengths and flags of the slots it fills:
+   * those alone are reset, not the whole batch on every read. */
+  if (!b->rx_ready)
+    rx_setup(b);
+  for (unsigned i = 0; i < b->rx_dirty; i++) {
+    struct msghdr *m = &b->rx_msg[i].msg_hdr;
+    m->msg_namelen = sizeof(b->rx_name[i]);
+    m->msg_controllen = COAP_CMSG_SPACE;
+    m->msg_flags = 0;
+  }
+  b->rx_dirty = 0;
   n = recvmmsg(fd, b->rx_msg, COAP_BATCH, MSG_DONTWAIT, NULL);
-  if (n >= 0 || errno != ENOSYS)
+  if (n >= 0 || errno != ENOSYS) {
+    b->rx_dirty = n > 0 ? (unsigned)n : 0;
     return n;
+  }
+  b->rx_dirty = 1;
   n = (int)recvmsg(fd, &b->rx_msg[0].msg_hdr, MSG_DONTWAIT);
   if (n < 0)
     return -1;
@@ -536,10 +572,22 @@ parse_pktinfo(struct msghdr *m, coap_address_t *local, uint16_t port)
 static void
 peer_from(coap_address_t *peer, const struct msghdr *m)
 {
-  coap_address_init(peer);
-  if (m->msg_namelen > sizeof(peer->addr))
+  if (m->msg_namelen > sizeof(peer->addr) ||
+      m->msg_namelen < sizeof(sa_family_t)) {
+    coap_address_init(peer);
     return;
-  memcpy(&peer->addr, m->msg_name, m->msg_namelen);
+  }
+  /* Per datagram: an IP peer needs only its sockaddr, not a cleared
+   * coap_address_t (readers go by the family). */
+  if (m->msg_namelen == sizeof(peer->addr.sin)) {
+    memcpy(&peer->addr.sin, m->msg_name, sizeof(peer->addr.sin));
+  } else if (m->msg_namelen == sizeof(peer->addr.sin6)) {
+    memcpy(&peer->addr.sin6, m->msg_name, sizeof(peer->addr.sin6));
+  } else {
+    if (m->msg_namelen < sizeof(peer->addr.sin6))
+      memset(&peer->addr.sin6, 0, sizeof(peer->addr.sin6));
+    memcpy(&peer->addr, m->msg_name, m->msg_namelen);
+  }
   peer->size = m->msg_namelen;
   if (peer->addr.sa.sa_family == AF_UNIX &&
       m->msg_namelen < sizeof(peer->addr.cun))

@@ -13,9 +13,12 @@
 #include "coap.h"
 #include "exitcode.h"
 #include "output.h"
+#include "session_render.h"
+#include "watch.h"
 
 /* Nothing larger can fit one datagram; refuse it before reading more. */
-#define CK_PAYLOAD_READ_MAX (1024u * 1024u)
+/* Block-wise transfer sends any size; this bounds the memory it takes. */
+#define CK_PAYLOAD_READ_MAX (256u * 1024u * 1024u)
 
 void
 ck_request_config_init(ck_request_config_t *cfg)
@@ -32,7 +35,7 @@ ck_request_config_init(ck_request_config_t *cfg)
 
 /* Schemes the library knows of that this build cannot speak yet. */
 static const char *const unsupported_schemes[] = {
-  "coap+tcp", "coaps+tcp", "coap+ws", "coaps+ws", "http", "https",
+  "http", "https",
 };
 
 static int
@@ -46,7 +49,11 @@ check_scheme(const char *uri)
                           uri);
   n = (size_t)(sep - uri);
   if ((n == 4 && strncasecmp(uri, "coap", 4) == 0) ||
-      (n == 5 && strncasecmp(uri, "coaps", 5) == 0))
+      (n == 5 && strncasecmp(uri, "coaps", 5) == 0) ||
+      (n == 8 && strncasecmp(uri, "coap+tcp", 8) == 0) ||
+      (n == 9 && strncasecmp(uri, "coaps+tcp", 9) == 0) ||
+      (n == 7 && strncasecmp(uri, "coap+ws", 7) == 0) ||
+      (n == 8 && strncasecmp(uri, "coaps+ws", 8) == 0))
     return 0;
   for (i = 0; i < sizeof(unsupported_schemes) / sizeof(*unsupported_schemes);
        i++) {
@@ -70,10 +77,9 @@ ck_target_parse(ck_target_t *target, const char *uri)
   if (coap_split_uri((const uint8_t *)uri, strlen(uri), &target->uri) < 0 ||
       target->uri.host.length == 0)
     return ck_usage_error("bad URI '%s'", uri);
-  if (target->uri.scheme != COAP_URI_SCHEME_COAP &&
-      target->uri.scheme != COAP_URI_SCHEME_COAPS)
-    return ck_usage_error("only coap:// and coaps:// URIs are supported in "
-                          "this build");
+  if (coap_uri_scheme_proto(target->uri.scheme) == COAP_PROTO_NONE)
+    return ck_usage_error("only coap, coaps, coap+tcp, coaps+tcp, coap+ws "
+                          "and coaps+ws URIs are supported");
   return 0;
 }
 
@@ -154,7 +160,7 @@ resolve_local(ck_target_t *target, const char *address, int have_port,
 
 /* coaps://: the URI's host is the name the certificate must carry. */
 static coap_session_t *
-secure_session(ck_target_t *target)
+secure_session(ck_target_t *target, coap_proto_t proto)
 {
   static ck_keys_t none;
   ck_keys_t *keys = target->keys;
@@ -168,7 +174,21 @@ secure_session(ck_target_t *target)
            (const char *)target->uri.host.s);
   return ck_keys_client_session(keys, target->context,
                                 target->have_local ? &target->local : NULL,
-                                &target->remote, COAP_PROTO_DTLS, host);
+                                &target->remote, proto, host);
+}
+
+/* The scheme's transport; -r (libcoap's flag) moves coap:// to TCP and
+ * coaps:// to TLS. */
+static coap_proto_t
+target_proto(const ck_target_t *target)
+{
+  coap_proto_t proto = coap_uri_scheme_proto(target->uri.scheme);
+
+  if (target->tcp && proto == COAP_PROTO_UDP)
+    return COAP_PROTO_TCP;
+  if (target->tcp && proto == COAP_PROTO_DTLS)
+    return COAP_PROTO_TLS;
+  return proto;
 }
 
 int
@@ -188,12 +208,17 @@ ck_target_open(ck_target_t *target, const char *local_address,
     ck_diag("cannot create a CoAP context");
     return CK_EXIT_FAILURE;
   }
-  if (target->uri.scheme == COAP_URI_SCHEME_COAPS)
-    target->session = secure_session(target);
+  if (target->max_message_size)
+    coap_context_set_csm_max_message_size(target->context,
+                                          target->max_message_size);
+  if (target->uri.scheme == COAP_URI_SCHEME_COAPS ||
+      target->uri.scheme == COAP_URI_SCHEME_COAPS_TCP ||
+      target->uri.scheme == COAP_URI_SCHEME_COAPS_WS)
+    target->session = secure_session(target, target_proto(target));
   else
     target->session = coap_new_client_session(
         target->context, target->have_local ? &target->local : NULL,
-        &target->remote, COAP_PROTO_UDP);
+        &target->remote, target_proto(target));
   if (target->session == NULL) {
     coap_print_addr(&target->remote, addr, sizeof(addr));
     ck_diag("cannot open a session to %s", (const char *)addr);
@@ -267,6 +292,8 @@ collect_options(const ck_request_config_t *cfg, ck_target_t *target,
     ok = coap_insert_optlist(
         list, coap_new_optlist(cfg->options[i].number, cfg->options[i].length,
                                cfg->options[i].value));
+  if (ok)
+    ok = ck_watch_add_options(cfg, list); /* Observe, early Block2 */
   if (!ok) {
     ck_diag("cannot build the request options");
     return CK_EXIT_FAILURE;
@@ -283,7 +310,10 @@ build_request(const ck_request_config_t *cfg, ck_target_t *target,
   coap_pdu_t *pdu;
   int rc;
 
-  pdu = coap_new_pdu(cfg->non ? COAP_MESSAGE_NON : COAP_MESSAGE_CON,
+  /* A request to a group is NON (RFC 7252 8.1). */
+  pdu = coap_new_pdu(cfg->non || coap_is_mcast(&target->remote)
+                         ? COAP_MESSAGE_NON
+                         : COAP_MESSAGE_CON,
                      (coap_pdu_code_t)cfg->method, target->session);
   if (pdu == NULL) {
     ck_diag("cannot create the request");
@@ -303,14 +333,12 @@ build_request(const ck_request_config_t *cfg, ck_target_t *target,
     rc = collect_options(cfg, target, &list);
   if (rc == 0 && list != NULL && !coap_add_optlist_pdu(pdu, &list))
     rc = ck_usage_error("the request options do not fit in one datagram");
-  if (rc == 0 && payload_len > 0 && !coap_add_data(pdu, payload_len, payload))
-    rc = ck_usage_error(
-        "a payload of %zu bytes does not fit in one datagram (at most %zu "
-        "bytes with these options; block-wise transfer is not supported yet)",
-        payload_len,
-        coap_session_max_pdu_size(target->session) > 64
-            ? coap_session_max_pdu_size(target->session) - 64
-            : 0);
+  /* Any size: the library sends it in Block1 blocks when it must (the
+   * payload stays ours until the context is freed). */
+  if (rc == 0 && payload_len > 0 &&
+      !coap_add_data_large_request(target->session, pdu, payload_len, payload,
+                                   NULL, NULL))
+    rc = ck_usage_error("cannot add a payload of %zu bytes", payload_len);
   coap_delete_optlist(list);
   if (rc != 0) {
     coap_delete_pdu(pdu);
@@ -434,7 +462,9 @@ run_loop(coap_context_t *context, exchange_t *ex, uint32_t wait_ms)
       ck_diag("network I/O failed");
       return CK_EXIT_NETWORK;
     }
+    ck_progress(context, 0);
   }
+  ck_progress(context, 1);
   /* Let the library send what the response still needs (the ACK of a
    * separate CON response). */
   coap_io_process(context, COAP_IO_NO_WAIT);
@@ -452,8 +482,8 @@ load_payload(const ck_request_config_t *cfg, uint8_t **data, size_t *len)
     return 0;
   rc = ck_read_file(cfg->payload_file, CK_PAYLOAD_READ_MAX, data, len);
   if (rc == -2)
-    return ck_usage_error("the payload file %s is too large for one datagram",
-                          cfg->payload_file);
+    return ck_usage_error("the payload file %s is too large (at most %u MiB)",
+                          cfg->payload_file, CK_PAYLOAD_READ_MAX >> 20);
   return rc < 0 ? CK_EXIT_FILE : 0;
 }
 
@@ -483,8 +513,12 @@ exchange(const ck_request_config_t *cfg, ck_target_t *target,
   memset(&ex, 0, sizeof(ex));
   ex.cfg = cfg;
   target->keys = cfg->keys;
+  target->tcp = cfg->tcp;
+  target->max_message_size = cfg->max_message_size;
   rc = ck_target_open(target, cfg->local_address, cfg->have_local_port,
                       cfg->local_port);
+  if (rc == 0)
+    rc = ck_watch_setup(cfg, target); /* block-wise, -b, --mcast-hops */
   if (rc != 0)
     return rc;
   coap_context_set_app_data(target->context, &ex);
@@ -493,12 +527,17 @@ exchange(const ck_request_config_t *cfg, ck_target_t *target,
   rc = build_request(cfg, target, &ex, payload, payload_len, &pdu);
   if (rc != 0)
     return rc;
+  if (ck_watch_wanted(cfg, target)) /* -s, or a group: several answers */
+    return ck_watch_run(cfg, target, pdu);
   ex.sent_ms = coap_ticks_ms();
   if (coap_send(target->session, pdu) == COAP_INVALID_MID) {
     ck_diag("cannot send the request");
     return CK_EXIT_NETWORK;
   }
-  return run_loop(target->context, &ex, cfg->wait_ms);
+  rc = run_loop(target->context, &ex, cfg->wait_ms);
+  if (cfg->session_summary)
+    ck_session_print(stderr, target->session);
+  return rc;
 }
 
 int

@@ -41,8 +41,15 @@ typedef struct ck_request_config_t {
   int hop_limit;              /* -H, 0 when not given */
   int newline;                /* -w */
   int json;                   /* --json */
+  int session_summary;        /* --session: the session on stderr after */
+  unsigned int block_size;    /* -b: 16..1024, 0 when not given */
+  unsigned int block_num;     /* -b num,size: the first block of a GET */
+  uint32_t observe_ms;        /* -s: observe this long, 0: no */
+  int mcast_hops;             /* --mcast-hops, 0 when not given */
   coap_log_t log_level;       /* -v */
   ck_keys_t *keys;            /* coaps:// security options, or NULL */
+  int tcp;                    /* -r: coap:// over TCP, coaps:// over TLS */
+  uint32_t max_message_size;  /* -X: our CSM's Max-Message-Size, 0: default */
 } ck_request_config_t;
 
 /* Defaults: GET, no payload, 90 s deadline. */
@@ -62,6 +69,8 @@ typedef struct ck_target_t {
   coap_context_t *context;
   coap_session_t *session;
   ck_keys_t *keys;            /* coaps:// (set before ck_target_open) */
+  int tcp;                    /* -r (set before ck_target_open) */
+  uint32_t max_message_size;  /* -X (set before ck_target_open) */
 } ck_target_t;
 
 /* Splits uri (coap:// only: other schemes are refused with a usage

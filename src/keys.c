@@ -471,7 +471,7 @@ ck_keys_report_failure(const coap_session_t *s)
 
   if (!why)
     return 0;
-  ck_usage_error("%s handshake failed: %s",
+  ck_diag("%s handshake failed: %s",
                  coap_session_get_proto(s) == COAP_PROTO_DTLS ? "DTLS" : "TLS",
                  why);
   return 1;

@@ -55,6 +55,12 @@ ck_prog(void)
   return prog_name;
 }
 
+int
+ck_output_quiet(void)
+{
+  return quiet_mode;
+}
+
 void
 ck_diag(const char *fmt, ...)
 {

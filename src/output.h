@@ -15,6 +15,8 @@
  * diagnostics are dropped (--quiet).  Installs the library log handler. */
 void ck_output_init(const char *prog, int quiet);
 const char *ck_prog(void);
+/* 1 under --quiet. */
+int ck_output_quiet(void);
 
 /* "prog: message" on stderr, one line; nothing when quiet. */
 void ck_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -62,16 +62,16 @@ method_text(uint8_t code)
 
 /* One line per request at -v 6 and above; the options too at -v 7. */
 static void
-log_request(coap_session_t *session, const coap_pdu_t *request,
-            const coap_pdu_t *response)
+log_request_line(coap_session_t *session, const coap_pdu_t *request,
+                 const coap_pdu_t *response)
 {
   coap_string_t *path;
-  unsigned char peer[128] = "";
-  char options[512] = "";
+  unsigned char peer[128];
+  char options[512];
   uint8_t code = (uint8_t)coap_pdu_get_code(response);
 
-  if (coap_get_log_level() < COAP_LOG_INFO)
-    return;
+  peer[0] = '\0';
+  options[0] = '\0';
   path = coap_get_uri_path(request);
   coap_print_addr(coap_session_get_addr_remote(session), peer, sizeof(peer));
   if (coap_get_log_level() >= COAP_LOG_DEBUG)
@@ -83,6 +83,16 @@ log_request(coap_session_t *session, const coap_pdu_t *request,
           code >> 5, code & 0x1fu, options[0] ? " [" : "", options,
           options[0] ? "]" : "");
   coap_delete_string(path);
+}
+
+/* Called for every request: nothing is computed (nor a frame with the
+ * line's buffers set up) unless the line is printed. */
+static void
+log_request(coap_session_t *session, const coap_pdu_t *request,
+            const coap_pdu_t *response)
+{
+  if (coap_get_log_level() >= COAP_LOG_INFO)
+    log_request_line(session, request, response);
 }
 
 static int
@@ -160,7 +170,8 @@ handle_root(coap_resource_t *resource, coap_session_t *session,
   if (not_acceptable(request, COAP_MEDIATYPE_TEXT_PLAIN))
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_NOT_ACCEPTABLE);
   else
-    answer_text(response, COAP_RESPONSE_CODE_CONTENT, text);
+    answer(response, COAP_RESPONSE_CODE_CONTENT, COAP_MEDIATYPE_TEXT_PLAIN,
+           (const uint8_t *)text, sizeof(text) - 1);
   log_request(session, request, response);
 }
 
@@ -204,12 +215,21 @@ handle_echo(coap_resource_t *resource, coap_session_t *session,
   (void)resource;
   (void)query;
   coap_get_data(request, &len, &data);
-  if (len > limit)
-    too_large(response, limit);
-  else if (not_acceptable(request, format))
+  if (len > CK_DYNAMIC_MAX_PAYLOAD) {
+    too_large(response, CK_DYNAMIC_MAX_PAYLOAD);
+  } else if (not_acceptable(request, format)) {
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_NOT_ACCEPTABLE);
-  else
+  } else if (len > limit) {
+    /* More than a datagram: back block-wise (RFC 7959). */
+    coap_pdu_set_code(response, (coap_pdu_code_t)code);
+    coap_add_data_large_response(
+        resource, session, request, response, query,
+        (uint16_t)(format >= 0 ? format
+                               : COAP_MEDIATYPE_APPLICATION_OCTET_STREAM),
+        -1, 0, len, data, NULL, NULL);
+  } else {
     answer(response, code, format, data, len);
+  }
   log_request(session, request, response);
 }
 
@@ -325,6 +345,18 @@ new_entry(ck_resources_t *res, const coap_string_t *path)
   return entry;
 }
 
+/* A new resource is named by the request's path, and the library finds it
+ * again by the raw Uri-Path options joined with '/'.  A path that needs
+ * percent-encoding, or starts with an empty segment (which the library strips
+ * from a resource's name), would be stored under another name than the one
+ * it is looked up by -- and could replace, and free, a resource already
+ * there (found by fuzz_server). */
+static int
+creatable_path(const coap_string_t *path)
+{
+  return path->s[0] != '/' && memchr(path->s, '%', path->length) == NULL;
+}
+
 static void
 handle_unknown_create(coap_resource_t *resource, coap_session_t *session,
                       const coap_pdu_t *request, const coap_string_t *query,
@@ -337,6 +369,10 @@ handle_unknown_create(coap_resource_t *resource, coap_session_t *session,
   (void)query;
   if (path == NULL || path->length == 0) {
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_BAD_REQUEST);
+  } else if (!creatable_path(path)) {
+    answer_text(response, COAP_RESPONSE_CODE_BAD_REQUEST,
+                "a new resource's path must not need percent-encoding "
+                "or start with an empty segment");
   } else if (!over_limit(res, response)) {
     entry = new_entry(res, path);
     if (entry == NULL) {

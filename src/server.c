@@ -13,12 +13,15 @@
 #include "exitcode.h"
 #include "output.h"
 #include "resources.h"
+#include "session_admin.h"
+#include "testres.h"
 
 /* With -p 0 on two addresses, the port the first gets may be taken on the
  * second; try a few fresh ones. */
 #define CK_BIND_ATTEMPTS 8
 
 static volatile sig_atomic_t stop_requested;
+static ck_testres_t *test_resources; /* /clock, /large, ..., --plugtest */
 static coap_context_t *volatile signal_context;
 
 static void
@@ -48,6 +51,8 @@ ck_server_config_init(ck_server_config_t *cfg)
 {
   memset(cfg, 0, sizeof(*cfg));
   cfg->port = COAP_DEFAULT_PORT;
+  cfg->tcp_port = cfg->tls_port = cfg->ws_port = cfg->wss_port = -1;
+  cfg->max_connections = CK_SERVER_MAX_CONNECTIONS;
   cfg->log_level = COAP_LOG_WARN;
 }
 
@@ -201,7 +206,9 @@ static int
 serve(coap_context_t *context, ck_resources_t *resources)
 {
   while (!stop_requested) {
-    if (coap_io_process(context, 1000) < 0 && !stop_requested) {
+    /* No longer than the next notification or separate response. */
+    if (coap_io_process(context, ck_testres_tick(test_resources)) < 0 &&
+        !stop_requested) {
       ck_diag("the event loop failed: %s", strerror(errno));
       return CK_EXIT_FAILURE;
     }
@@ -257,35 +264,192 @@ open_dtls(coap_context_t *context, const ck_server_config_t *cfg)
   return 0;
 }
 
+/* ---------------------------------------------------------------- streams */
+
+/* Ports bound by the stream listeners, for --ports-file. */
+typedef struct stream_ports_t {
+  uint16_t tcp, tls, ws, wss;
+  int have_tcp, have_tls, have_ws, have_wss;
+} stream_ports_t;
+
+/* One RFC 8323 listener on the IP addresses (Unix-domain names have no
+ * TCP); returns 0, or the exit status. */
+static int
+open_stream(coap_context_t *context, const ck_server_config_t *cfg,
+            coap_proto_t proto, uint16_t port, uint16_t *bound, int *have)
+{
+  listen_t sl;
+  size_t i, n = 0;
+  int rc;
+
+  init_listen(&sl, cfg);
+  for (i = 0; i < sl.count; i++)
+    if (sl.names[i][0] != '/')
+      sl.names[n++] = sl.names[i];
+  sl.count = n;
+  if (n == 0)
+    return 0;
+  sl.proto = proto;
+  rc = open_endpoints(context, &sl, port);
+  if (rc != 0)
+    return rc;
+  *bound = sl.port;
+  *have = 1;
+  coap_log_info("%s on port %u", coap_proto_name(proto), (unsigned)sl.port);
+  return 0;
+}
+
+static int
+have_keys(const ck_server_config_t *cfg)
+{
+  return cfg->keys != NULL &&
+         (ck_keys_have_psk(cfg->keys) || cfg->keys->cert != NULL);
+}
+
+/* TCP next to UDP (same port; free with -p 0), TLS when there are keys
+ * (the DTLS port), WebSockets on the ports asked for. */
+static int
+open_streams(coap_context_t *context, const ck_server_config_t *cfg,
+             uint16_t udp_port, stream_ports_t *sp)
+{
+  uint16_t tls = cfg->have_dtls_port ? cfg->dtls_port
+                 : cfg->port == 0    ? 0
+                                     : COAPS_DEFAULT_PORT;
+  int rc = 0;
+
+  if (cfg->stream_timeout)
+    coap_context_set_stream_timeout(context, cfg->stream_timeout);
+  coap_context_set_max_connections(context, cfg->max_connections);
+  if (cfg->max_message_size)
+    coap_context_set_csm_max_message_size(context, cfg->max_message_size);
+  if (!cfg->no_tcp)
+    rc = open_stream(context, cfg, COAP_PROTO_TCP,
+                     cfg->tcp_port >= 0 ? (uint16_t)cfg->tcp_port
+                     : cfg->port == 0   ? 0
+                                        : udp_port,
+                     &sp->tcp, &sp->have_tcp);
+  if (rc == 0 && !cfg->no_tcp && have_keys(cfg) && coap_tls_is_supported())
+    rc = open_stream(context, cfg, COAP_PROTO_TLS,
+                     cfg->tls_port >= 0 ? (uint16_t)cfg->tls_port : tls,
+                     &sp->tls, &sp->have_tls);
+  if (rc == 0 && cfg->ws_port >= 0)
+    rc = open_stream(context, cfg, COAP_PROTO_WS, (uint16_t)cfg->ws_port,
+                     &sp->ws, &sp->have_ws);
+  if (rc == 0 && cfg->wss_port >= 0) {
+    if (!have_keys(cfg) || !coap_tls_is_supported()) {
+      ck_diag("--wss-port needs a certificate or key (and TLS)");
+      return CK_EXIT_USAGE;
+    }
+    rc = open_stream(context, cfg, COAP_PROTO_WSS, (uint16_t)cfg->wss_port,
+                     &sp->wss, &sp->have_wss);
+  }
+  return rc;
+}
+
+/* --ports-file: "udp N", "tcp N", "tls N", "ws N", "wss N" lines, written
+ * aside and renamed like --port-file. */
+static int
+write_ports_file(const char *path, uint16_t udp, const stream_ports_t *sp)
+{
+  char tmp[4096];
+  FILE *f;
+  int ok;
+
+  if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path,
+                       (long)getpid()) >= sizeof(tmp))
+    return -1;
+  f = fopen(tmp, "w");
+  if (f == NULL) {
+    ck_diag("cannot write %s: %s", tmp, strerror(errno));
+    return -1;
+  }
+  ok = fprintf(f, "udp %u\n", (unsigned)udp) > 0;
+  if (sp->have_tcp)
+    ok = fprintf(f, "tcp %u\n", (unsigned)sp->tcp) > 0 && ok;
+  if (sp->have_tls)
+    ok = fprintf(f, "tls %u\n", (unsigned)sp->tls) > 0 && ok;
+  if (sp->have_ws)
+    ok = fprintf(f, "ws %u\n", (unsigned)sp->ws) > 0 && ok;
+  if (sp->have_wss)
+    ok = fprintf(f, "wss %u\n", (unsigned)sp->wss) > 0 && ok;
+  ok = (fclose(f) == 0) && ok;
+  if (!ok || rename(tmp, path) != 0) {
+    ck_diag("cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+/* Session events logged (-v 6+, --log-json) and listed (--admin) while
+ * serving. */
+static int
+serve_sessions(coap_context_t *context, const ck_server_config_t *cfg,
+               ck_resources_t *resources)
+{
+  ck_admin_t *admin = NULL;
+  int rc;
+
+  if (cfg->admin_path != NULL) {
+    admin = ck_admin_open(context, cfg->admin_path);
+    if (admin == NULL)
+      return CK_EXIT_FAILURE;
+  }
+  rc = serve(context, resources);
+  ck_admin_close(admin);
+  return rc;
+}
+
 static int
 run(coap_context_t *context, const ck_server_config_t *cfg,
     ck_resources_t **resources)
 {
   listen_t ls;
+  stream_ports_t sp;
   int rc;
 
+  memset(&sp, 0, sizeof(sp));
   if (cfg->max_sessions > 0)
     coap_context_set_max_sessions(context, cfg->max_sessions);
   if (cfg->idle_timeout > 0)
     coap_context_set_session_timeout(context, cfg->idle_timeout);
+  ck_session_log_install(context, cfg->log_json);
   *resources = ck_resources_add(context, cfg->max_dynamic);
   if (*resources == NULL) {
     ck_diag("cannot create the resources");
+    return CK_EXIT_FAILURE;
+  }
+  /* Bodies of any size, whole to the handlers (RFC 7959). */
+  coap_context_set_block_mode(context, COAP_BLOCK_USE_LIBCOAP |
+                                           COAP_BLOCK_SINGLE_BODY);
+  coap_context_set_max_upload(context, cfg->max_upload, 0,
+                              cfg->upload_timeout);
+  coap_context_set_mcast_leisure(context, cfg->mcast_leisure);
+  test_resources = ck_testres_add(context, cfg->plugtest);
+  if (test_resources == NULL) {
+    ck_diag("cannot create the test resources");
     return CK_EXIT_FAILURE;
   }
   init_listen(&ls, cfg);
   rc = open_endpoints(context, &ls, cfg->port);
   if (rc != 0)
     return rc;
+  if (ck_join_groups(context, cfg->groups, cfg->group_count,
+                     cfg->group_if) < 0)
+    return CK_EXIT_NETWORK;
   rc = open_dtls(context, cfg);
+  if (rc == 0)
+    rc = open_streams(context, cfg, ls.port, &sp);
   if (rc != 0)
     return rc;
+  if (cfg->ports_file != NULL && write_ports_file(cfg->ports_file, ls.port, &sp) < 0)
+    return CK_EXIT_FILE;
   if (cfg->port_file != NULL && write_port_file(cfg->port_file, ls.port) < 0)
     return CK_EXIT_FILE;
   coap_log_info("listening on %s%s%s port %u", ls.names[0],
                 ls.count > 1 ? " and " : "", ls.count > 1 ? ls.names[1] : "",
                 (unsigned)ls.port);
-  return serve(context, *resources);
+  return serve_sessions(context, cfg, *resources);
 }
 
 int
@@ -309,6 +473,8 @@ ck_server_run(const ck_server_config_t *cfg)
   signal_context = NULL;
   coap_free_context(context);
   ck_resources_free(resources);
+  ck_testres_free(test_resources);
+  test_resources = NULL;
   if (rc == CK_EXIT_OK)
     coap_log_info("stopped");
   coap_cleanup();

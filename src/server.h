@@ -12,6 +12,8 @@
 #include "keys.h"
 
 #define CK_SERVER_MAX_ADDRESSES 2
+/* --max-connections default: TCP/TLS/WebSocket connections at once. */
+#define CK_SERVER_MAX_CONNECTIONS 1024
 
 typedef struct ck_server_config_t {
   const char *addresses[CK_SERVER_MAX_ADDRESSES]; /* -A; none: 0.0.0.0, :: */
@@ -26,6 +28,24 @@ typedef struct ck_server_config_t {
   uint16_t dtls_port;         /* --dtls-port */
   int have_dtls_port;
   const char *dtls_port_file; /* --dtls-port-file */
+  const char *admin_path;     /* --admin: session list socket */
+  int log_json;               /* --log-json: session events as JSON */
+  int plugtest;               /* --plugtest: the ETSI plugtest resources */
+  const char *groups[8];      /* -g: multicast groups to join */
+  size_t group_count;
+  const char *group_if;       /* -G: their interface */
+  size_t max_upload;          /* --max-upload, 0: the library default */
+  unsigned int upload_timeout; /* --upload-timeout s, 0: default */
+  unsigned int mcast_leisure; /* --mcast-leisure ms, 0: default */
+  int no_tcp;                 /* --no-tcp */
+  int tcp_port;               /* --tcp-port; -1: the UDP port */
+  int tls_port;               /* --tls-port; -1: the DTLS port */
+  int ws_port;                /* --ws-port; -1: no WebSocket listener */
+  int wss_port;               /* --wss-port; -1: none */
+  unsigned int stream_timeout;  /* --stream-timeout s, 0: default (30) */
+  unsigned int max_connections; /* --max-connections */
+  uint32_t max_message_size;  /* -X: our CSM's Max-Message-Size, 0: 8192 */
+  const char *ports_file;     /* --ports-file: "proto port" lines */
 } ck_server_config_t;
 
 void ck_server_config_init(ck_server_config_t *cfg);

@@ -220,12 +220,15 @@ use_psk(const ck_dump_config_t *cfg, ck_target_t *t)
 {
   const char *identity = cfg->psk_identity ? cfg->psk_identity : "";
 
+  coap_proto_t proto;
+
   if (!cfg->have_psk_key && cfg->psk_identity == NULL)
     return 0;
+  proto = coap_session_get_proto(t->session);
   coap_session_release(t->session);
   t->session = coap_new_client_session_psk(
-      t->context, t->have_local ? &t->local : NULL, &t->remote,
-      COAP_PROTO_UDP, identity[0] ? identity : "coapkit",
+      t->context, t->have_local ? &t->local : NULL, &t->remote, proto,
+      identity[0] ? identity : "coapkit",
       cfg->have_psk_key ? cfg->psk_key : (const uint8_t *)"",
       (unsigned)(cfg->have_psk_key ? cfg->psk_key_len : 0));
   if (t->session == NULL) {

@@ -656,3 +656,40 @@ ck_testres_free(ck_testres_t *t)
   }
   free(t);
 }
+
+/* ---------------------------------------------------------------- groups */
+
+static int
+join_one(coap_context_t *context, const char *group, const char *ifname)
+{
+  if (coap_join_mcast_group_intf(context, group, ifname) == 0)
+    return 0;
+  ck_diag("cannot join the multicast group %s%s%s", group,
+          ifname ? " on " : "", ifname ? ifname : "");
+  return -1;
+}
+
+int
+ck_join_groups(coap_context_t *context, const char *const *groups,
+               size_t count, const char *ifname)
+{
+  static const char *const all[] = {"224.0.1.187", "ff02::fd", "ff05::fd"};
+
+  for (size_t i = 0; i < count; i++) {
+    if (strcmp(groups[i], "all") != 0) {
+      if (join_one(context, groups[i], ifname) < 0)
+        return -1;
+      continue;
+    }
+    /* All-CoAP-Nodes: a family the server does not listen on is skipped,
+     * but at least one group must take. */
+    int joined = 0;
+    for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+      joined += coap_join_mcast_group_intf(context, all[k], ifname) == 0;
+    if (!joined) {
+      ck_diag("cannot join any All-CoAP-Nodes group");
+      return -1;
+    }
+  }
+  return 0;
+}

@@ -33,4 +33,10 @@ unsigned int ck_testres_tick(ck_testres_t *t);
 /* Frees what the resources own; call after coap_free_context(). */
 void ck_testres_free(ck_testres_t *t);
 
+/* Joins each group (an address, or "all": 224.0.1.187, ff02::fd and
+ * ff05::fd) on ifname (NULL: the default).  Returns 0, or -1 after printing
+ * which group failed. */
+int ck_join_groups(coap_context_t *context, const char *const *groups,
+                   size_t count, const char *ifname);
+
 #endif

@@ -39,16 +39,16 @@ wait_lines() {
   return 1
 }
 
-# wait_exit PID: its exit status, waiting at most ~30 s.
+# wait_exit PID: waits at most ~30 s for PID (ours, in this shell: not in
+# a subshell) and sets rc to its exit status.
 wait_exit() {
   local i
   for i in $(seq 1 300); do
     kill -0 "$1" 2>/dev/null || break
     sleep 0.1
   done
-  local rc=0
+  rc=0
   wait "$1" || rc=$?
-  echo "$rc"
 }
 
 @test "--help lists every option; the man page names the same ones" {
@@ -115,7 +115,9 @@ wait_exit() {
 
 @test "libcoap's coap-server-notls answers our pings" {
   start_libcoap_server coap-server-notls
-  run probe -c 2 -i 0.2 --json "$URI"
+  # libcoap 4.3.1 leaves pings that follow each other closely unanswered
+  # (seen at 0.2 s, not at 0.5 s): a slow pace makes this about us.
+  run probe -c 2 -i 1.1 --json "$URI"
   [ "$status" -eq 0 ]
   [ "$(jq -s '[.[] | select(.event == "reply" and .answer == "RST")] | length' <<<"$output")" -eq 2 ]
   [ "$(jq -s '[.[] | select(.event == "summary")][0].received' <<<"$output")" -eq 2 ]
@@ -140,7 +142,7 @@ wait_exit() {
   wait_lines "$out" "no answer" 2
   kill -CONT "$SERVER_PID"
   SERVER_STOPPED=""
-  rc=$(wait_exit "$PROBE_PID")
+  wait_exit "$PROBE_PID"
   PROBE_PID=""
   cat "$out"
   [ "$rc" -eq 0 ]
@@ -278,7 +280,7 @@ EOF
   PROBE_PID=$!
   wait_lines "$out" "seq=[0-9]+ RST" 3
   kill -INT "$PROBE_PID"
-  rc=$(wait_exit "$PROBE_PID")
+  wait_exit "$PROBE_PID"
   PROBE_PID=""
   [ "$rc" -eq 0 ]
   grep -q "keepalive probe statistics" "$out"
@@ -309,7 +311,7 @@ EOF
   SERVER_STOPPED=""
   wait_lines "$out" "$URI: up" 2
   kill -INT "$PROBE_PID"
-  rc=$(wait_exit "$PROBE_PID")
+  wait_exit "$PROBE_PID"
   PROBE_PID=""
   cat "$out"
   # The dead target is down at the end: exit 1.

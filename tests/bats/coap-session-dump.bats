@@ -250,11 +250,11 @@ load session-helpers
   lp=$("$FREE_PORT")
   run -0 client -a 127.0.0.1 -p "$lp" "$URI/time"
   for i in $(seq 1 40); do
-    grep '^{' "$SERVER_LOG" | jq -e "select(.event == \"session-end\" and .session.remote == \"127.0.0.1:$lp\")" >/dev/null && break
+    grep '^{' "$SERVER_LOG" | jq -s -e "map(select(.event == \"session-end\" and .session.remote == \"127.0.0.1:$lp\")) | length == 1" >/dev/null && break
     sleep 0.1
   done
-  grep '^{' "$SERVER_LOG" | jq -e "select(.event == \"session-new\" and .session.remote == \"127.0.0.1:$lp\" and .session.type == \"server\" and .session.tls.library == null)" >/dev/null
-  grep '^{' "$SERVER_LOG" | jq -e "select(.event == \"session-end\" and .session.remote == \"127.0.0.1:$lp\")" >/dev/null
+  grep '^{' "$SERVER_LOG" | jq -s -e "map(select(.event == \"session-new\" and .session.remote == \"127.0.0.1:$lp\" and .session.type == \"server\" and .session.tls.library == null)) | length == 1" >/dev/null
+  grep '^{' "$SERVER_LOG" | jq -s -e "map(select(.event == \"session-end\" and .session.remote == \"127.0.0.1:$lp\")) | length == 1" >/dev/null
   # Every event line is JSON.
   grep '^{' "$SERVER_LOG" | jq -e -s 'length >= 2' >/dev/null
 }

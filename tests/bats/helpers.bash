@@ -23,7 +23,7 @@ SERVER_OURS=""
 _ck_wrap() {
   if [ "${CK_VALGRIND:-0}" = 1 ]; then
     valgrind -q --error-exitcode=99 --leak-check=full \
-      --errors-for-leak-kinds=definite "$@"
+      --errors-for-leak-kinds=definite,indirect "$@"
   else
     "$@"
   fi
@@ -35,7 +35,7 @@ server() { _ck_wrap "$SERVER_BIN" "$@"; }
 server_exec() {
   if [ "${CK_VALGRIND:-0}" = 1 ]; then
     exec valgrind -q --error-exitcode=99 --leak-check=full \
-      --errors-for-leak-kinds=definite "$SERVER_BIN" "$@"
+      --errors-for-leak-kinds=definite,indirect "$SERVER_BIN" "$@"
   fi
   exec "$SERVER_BIN" "$@"
 }
