@@ -29,6 +29,7 @@ static const struct option long_options[] = {
   {"token", required_argument, NULL, 'T'},
   {"non", no_argument, NULL, 'N'},
   {"wait", required_argument, NULL, 'B'},
+  {"keepalive", required_argument, NULL, 'K'},
   {"verbose", required_argument, NULL, 'v'},
   {"local-address", required_argument, NULL, 'a'},
   {"local-port", required_argument, NULL, 'p'},
@@ -76,6 +77,8 @@ usage(FILE *out)
       "  -N, --non                  send a non-confirmable (NON) request\n"
       "  -B, --wait SECONDS         give up after SECONDS (default 90;\n"
       "                             fractions allowed)\n"
+      "  -K, --keepalive SECONDS    send a CoAP ping after SECONDS of\n"
+      "                             silence (0, the default: never)\n"
       "  -v, --verbose LEVEL        log level 0-9 (6 shows the response code,\n"
       "                             7 debug; default 4)\n"
       "  -a, --local-address ADDR   send from this local address (for a\n"
@@ -199,6 +202,11 @@ apply_option(ck_request_config_t *cfg, int opt, const char *arg)
   case 'B':
     return ck_parse_seconds(arg, &cfg->wait_ms) == 0
                ? 0 : bad_value(opt, arg, "seconds, more than 0");
+  case 'K':
+    if (ck_parse_uint(arg, 0, 86400, &number) < 0)
+      return bad_value(opt, arg, "whole seconds from 0 (off) to 86400");
+    cfg->keepalive_s = (unsigned int)number;
+    return 0;
   case 'v':
     return ck_parse_log_level(arg, &cfg->log_level) == 0
                ? 0 : bad_value(opt, arg, "a level from 0 to 9");
@@ -280,7 +288,7 @@ main(int argc, char *argv[])
       quiet = 1;
   ck_output_init("coap-client", quiet);
   opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":m:e:f:o:t:A:O:T:NB:v:a:p:UH:P:wb:s:rX:" CK_KEYS_CLIENT_SHORT,
+  while ((opt = getopt_long(argc, argv, ":m:e:f:o:t:A:O:T:NB:K:v:a:p:UH:P:wb:s:rX:" CK_KEYS_CLIENT_SHORT,
                             long_options, NULL)) != -1) {
     if (opt == OPT_HELP) {
       usage(stdout);

@@ -17,6 +17,7 @@
 enum {
   OPT_PORT_FILE = 256,
   OPT_MAX_SESSIONS,
+  OPT_WORKERS,
   OPT_IDLE_TIMEOUT,
   OPT_HELP,
   OPT_VERSION,
@@ -45,7 +46,9 @@ static const struct option long_options[] = {
   {"max-dynamic", required_argument, NULL, 'd'},
   {"port-file", required_argument, NULL, OPT_PORT_FILE},
   {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
+  {"workers", required_argument, NULL, OPT_WORKERS},
   {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+  {"keepalive", required_argument, NULL, 'K'},
   {"help", no_argument, NULL, OPT_HELP},
   {"version", no_argument, NULL, OPT_VERSION},
   {"dtls-port", required_argument, NULL, OPT_DTLS_PORT},
@@ -89,7 +92,11 @@ usage(FILE *out)
       "                           on unknown paths\n"
       "      --port-file FILE     write the bound UDP port to FILE\n"
       "      --max-sessions N     keep at most N client sessions\n"
+      "      --workers N          N processes share the UDP port (SO_REUSEPORT;\n"
+      "                           the first also serves TCP, DTLS and files)\n"
       "      --idle-timeout SECS  drop sessions idle this long (default 300)\n"
+      "  -K, --keepalive SECS     ping a client after SECS of silence; no\n"
+      "                           answer ends its session (0: never, default)\n"
       "      --admin PATH         list sessions on this Unix socket (mode\n"
       "                           0600; coap-session-dump --server PATH)\n"
       "      --log-json           log session events as JSON lines (also\n"
@@ -201,6 +208,16 @@ apply_option(ck_server_config_t *cfg, int opt, const char *arg)
       return bad_value("--max-sessions", arg, "a number from 1 to 1000000");
     cfg->max_sessions = (unsigned int)number;
     return 0;
+  case OPT_WORKERS:
+    if (ck_parse_uint(arg, 1, CK_SERVER_MAX_WORKERS, &number) < 0)
+      return bad_value("--workers", arg, "a number from 1 to 64");
+    cfg->workers = (unsigned int)number;
+    return 0;
+  case 'K':
+    if (ck_parse_uint(arg, 0, 86400, &number) < 0)
+      return bad_value("-K", arg, "whole seconds from 0 (off) to 86400");
+    cfg->keepalive_s = (unsigned int)number;
+    return 0;
   case OPT_IDLE_TIMEOUT:
     if (ck_parse_uint(arg, 1, 86400, &number) < 0)
       return bad_value("--idle-timeout", arg, "seconds from 1 to 86400");
@@ -296,7 +313,7 @@ main(int argc, char *argv[])
   cfg.keys = &keys;
   ck_output_init("coap-server", 0);
   opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":A:p:v:d:g:G:X:" CK_KEYS_SERVER_SHORT, long_options, NULL)) !=
+  while ((opt = getopt_long(argc, argv, ":A:p:v:d:g:G:X:K:" CK_KEYS_SERVER_SHORT, long_options, NULL)) !=
          -1) {
     if (opt == OPT_HELP) {
       usage(stdout);

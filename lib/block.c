@@ -23,6 +23,7 @@
 #define DEFAULT_UPLOAD_TIMEOUT_MS 60000u
 #define CLIENT_BODY_MAX ((size_t)256u * 1024u * 1024u)
 #define CLIENT_RESTARTS_MAX 4
+#define CLIENT_STALLS_MAX 16 /* answers that do not move a transfer on */
 #define OPT_OVERHEAD 32 /* ETag, Content-Format, Max-Age, Block, Size, marker */
 #define KEY_MAX 2048
 #define SWEEP_MS 1000 /* how often abandoned transfers are looked for */
@@ -43,6 +44,7 @@ typedef struct coap_lg_t {
   uint8_t cur_token_len;
   uint8_t etag_len;
   uint8_t restarts;
+  uint8_t stalls;
   uint8_t app_token[COAP_TOKEN_MAX_LEN]; /* what the application sees */
   uint8_t cur_token[COAP_TOKEN_MAX_LEN]; /* of the request in flight */
   uint8_t etag[8];
@@ -52,6 +54,9 @@ typedef struct coap_lg_t {
   size_t len, cap, base;    /* base: offset of the first block kept */
   size_t total;             /* LG_CRCV: Size2, 0 unknown */
   size_t acked;             /* LG_CSEND: bytes the server has taken */
+  int maxage;               /* LG_SSEND: the response's Max-Age, or -1 */
+  uint16_t format;          /* LG_SSEND: its Content-Format */
+  uint8_t code;             /* LG_SSEND: its code */
   const uint8_t *data;      /* LG_CSEND: the caller's */
   size_t data_len;
   coap_release_large_data_t release;
@@ -94,9 +99,11 @@ szx_for(const coap_context_t *ctx, size_t room)
   return szx;
 }
 
-/* -1 malformed, 0 absent, 1 present (UDP block sizes only: szx 7 is BERT). */
+/* -1 malformed, 0 absent, 1 present; szx 7 (BERT, RFC 8323 6) only when
+ * bert is set (a reliable transport). */
 static int
-block_opt(const coap_pdu_t *pdu, coap_option_num_t number, coap_block_t *b)
+block_opt_b(const coap_pdu_t *pdu, coap_option_num_t number, coap_block_t *b,
+            int bert)
 {
   coap_opt_iterator_t oi;
   coap_opt_t *o = coap_check_option(pdu, number, &oi);
@@ -108,12 +115,28 @@ block_opt(const coap_pdu_t *pdu, coap_option_num_t number, coap_block_t *b)
   if (coap_opt_length(o) > 3)
     return -1;
   v = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
-  if ((v & 7u) == 7u)
+  if ((v & 7u) == 7u && !bert)
     return -1;
   b->num = v >> 4;
   b->m = (v >> 3) & 1u;
   b->szx = v & 7u;
   return 1;
+}
+
+static int
+block_opt(const coap_pdu_t *pdu, coap_option_num_t number, coap_block_t *b)
+{
+  return block_opt_b(pdu, number, b, 0);
+}
+
+/* Whether a Block1 block's payload length fits its option: a full block
+ * unless it is the last; BERT blocks are whole multiples of 1024. */
+static int
+block1_len_ok(const coap_block_t *b, size_t len)
+{
+  if (b->szx == 7)
+    return !b->m || (len > 0 && len % 1024 == 0);
+  return len <= (16u << b->szx) && (!b->m || len == (16u << b->szx));
 }
 
 static unsigned
@@ -232,7 +255,7 @@ lg_free(coap_context_t *ctx, coap_lg_t *lg)
       break;
     }
   if (lg->kind == LG_SRCV || lg->kind == LG_SSEND)
-    ctx->lg_total -= lg->cap;
+    ctx->lg_total -= lg->cap + lg->key_len;
   if (lg->release)
     lg->release(lg->session, lg->app_ptr);
   coap_delete_pdu(lg->first);
@@ -457,8 +480,9 @@ upload_expiry(coap_context_t *ctx)
  * the body is not hashed again for every block.  Without memory for a copy
  * each block hashes the body it is given. */
 static void
-ssend_body(coap_session_t *s, const coap_pdu_t *req, size_t offset,
-           uint64_t *etag, size_t *length, const uint8_t **data)
+ssend_body(coap_session_t *s, const coap_pdu_t *req, const coap_pdu_t *resp,
+           uint16_t format, int maxage, size_t offset, uint64_t *etag,
+           size_t *length, const uint8_t **data)
 {
   uint8_t key[KEY_MAX];
   size_t klen = req ? request_key(req, key, sizeof(key)) : 0;
@@ -486,6 +510,9 @@ ssend_body(coap_session_t *s, const coap_pdu_t *req, size_t offset,
   memcpy(lg->body, *data, *length);
   lg->len = *length;
   memcpy(lg->etag, etag, sizeof(*etag));
+  lg->code = (uint8_t)resp->code;
+  lg->format = format;
+  lg->maxage = maxage;
   lg->expiry = upload_expiry(s->context);
 }
 
@@ -506,7 +533,8 @@ large_response(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp,
                const uint8_t *data)
 {
   coap_block_t b;
-  int has = req ? block_opt(req, COAP_OPTION_BLOCK2, &b) : 0;
+  int reliable = coap_proto_reliable((coap_proto_t)s->proto);
+  int has = req ? block_opt_b(req, COAP_OPTION_BLOCK2, &b, reliable) : 0;
   int szx = szx_for(s->context, pdu_room(resp) > OPT_OVERHEAD
                                     ? pdu_room(resp) - OPT_OVERHEAD
                                     : 0);
@@ -525,8 +553,10 @@ large_response(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp,
     szx = (int)b.szx;
   blocks = has || length > (16u << szx);
   if (blocks) {
-    offset = (size_t)b.num << (b.szx + 4);
-    ssend_body(s, req, offset, &etag, &length, &data);
+    /* BERT asks in 1024-byte units; we answer in single blocks. */
+    offset = (size_t)b.num << (b.szx == 7 ? 10 : b.szx + 4);
+    ssend_body(s, req, resp, media_type, maxage, offset, &etag, &length,
+               &data);
     if (offset > length || (offset == length && length > 0)) {
       resp->code = COAP_RESPONSE_CODE_BAD_OPTION;
       return 1;
@@ -561,6 +591,38 @@ large_response(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp,
   if (offset + chunk >= length)
     ssend_done(s, req); /* data may be the copy: only now */
   return ok;
+}
+
+int
+coap_block_server_cached(coap_session_t *s, const coap_pdu_t *req,
+                         coap_pdu_t *resp)
+{
+  uint8_t key[KEY_MAX];
+  size_t klen;
+  coap_block_t b;
+  coap_lg_t *lg;
+  uint64_t etag;
+
+  if (!(s->context->block_mode & COAP_BLOCK_USE_LIBCOAP) ||
+      block_opt_b(req, COAP_OPTION_BLOCK2, &b,
+                  coap_proto_reliable((coap_proto_t)s->proto)) != 1 ||
+      b.num == 0)
+    return 0;
+  lg_sweep(s->context);
+  klen = request_key(req, key, sizeof(key));
+  lg = klen ? lg_find_key(s, LG_SSEND, key, klen) : NULL;
+  if (!lg)
+    return 0;
+  /* A later block of a body we cut before: the handler is not asked again
+   * (a POST's repeat carries no payload to answer). */
+  resp->code = lg->code;
+  memcpy(&etag, lg->etag, sizeof(etag));
+  if (!large_response(s, req, resp, lg->format, lg->maxage, etag, lg->len,
+                      lg->body)) {
+    coap_pdu_clear_body(resp);
+    resp->code = COAP_RESPONSE_CODE_INTERNAL_ERROR;
+  }
+  return 1;
 }
 
 int
@@ -630,8 +692,16 @@ lg_find_key(coap_session_t *s, lg_kind_t kind, const uint8_t *key, size_t len)
 static coap_lg_t *
 lg_new_key(coap_session_t *s, lg_kind_t kind, const uint8_t *key, size_t len)
 {
-  coap_lg_t *lg = lg_new(s, kind);
+  coap_context_t *ctx = s->context;
+  size_t total = ctx->max_upload_total ? ctx->max_upload_total
+                                       : DEFAULT_MAX_UPLOAD_TOTAL;
+  coap_lg_t *lg;
 
+  /* Keys count against the total too: many tiny uploads are no way round
+   * it. */
+  if (ctx->lg_total + len > total)
+    return NULL;
+  lg = lg_new(s, kind);
   if (!lg)
     return NULL;
   lg->key = malloc(len);
@@ -641,6 +711,7 @@ lg_new_key(coap_session_t *s, lg_kind_t kind, const uint8_t *key, size_t len)
   }
   memcpy(lg->key, key, len);
   lg->key_len = len;
+  ctx->lg_total += len;
   return lg;
 }
 
@@ -677,17 +748,18 @@ coap_block_server_request(coap_session_t *s, const coap_pdu_t *req,
   coap_context_t *ctx = s->context;
   size_t max = ctx->max_upload ? ctx->max_upload : DEFAULT_MAX_UPLOAD;
   uint8_t key[KEY_MAX];
-  size_t klen, len = 0, bsize, offset, keep;
+  size_t klen, len = 0, offset, keep;
   const uint8_t *data = NULL;
   coap_block_t b;
   coap_lg_t *lg;
   unsigned szx;
-  int has_size1, r;
+  int has_size1, r, bert;
 
   *body = NULL;
   if (!(ctx->block_mode & COAP_BLOCK_USE_LIBCOAP))
     return 0;
-  r = block_opt(req, COAP_OPTION_BLOCK1, &b);
+  r = block_opt_b(req, COAP_OPTION_BLOCK1, &b,
+                  coap_proto_reliable((coap_proto_t)s->proto));
   if (r == 0)
     return 0;
   lg_sweep(ctx);
@@ -699,9 +771,9 @@ coap_block_server_request(coap_session_t *s, const coap_pdu_t *req,
   if (opt_uint(req, COAP_OPTION_SIZE1, &has_size1) > max && has_size1)
     return too_large(resp, max);
   coap_get_data(req, &len, &data);
-  bsize = 16u << b.szx;
-  offset = (size_t)b.num << (b.szx + 4);
-  if (len > bsize || (b.m && len != bsize)) {
+  bert = b.szx == 7;
+  offset = (size_t)b.num << (bert ? 10 : b.szx + 4);
+  if (!block1_len_ok(&b, len)) {
     resp->code = COAP_RESPONSE_CODE_BAD_REQUEST;
     return 1;
   }
@@ -711,7 +783,7 @@ coap_block_server_request(coap_session_t *s, const coap_pdu_t *req,
       lg_free(ctx, lg);
     lg = lg_new_key(s, LG_SRCV, key, klen);
     if (!lg) {
-      resp->code = COAP_RESPONSE_CODE_INTERNAL_ERROR;
+      resp->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
       return 1;
     }
     lg->szx = (uint8_t)(b.szx < ctx_szx(ctx) ? b.szx : ctx_szx(ctx));
@@ -721,13 +793,20 @@ coap_block_server_request(coap_session_t *s, const coap_pdu_t *req,
     return 1;
   }
   szx = lg->szx < b.szx ? lg->szx : b.szx;
-  /* Late negotiation (2.5): of a larger block only our size is kept. */
-  keep = b.m && len > (16u << szx) ? (16u << szx) : len;
+  /* Late negotiation (2.5): of a larger block only our size is kept; BERT
+   * (RFC 8323 6) is taken as it comes. */
+  keep = !bert && b.m && len > (16u << szx) ? (16u << szx) : len;
   if (offset + keep > lg->len) {
     size_t need = offset + keep;
-    if (need > max || !body_reserve(lg, need, max)) {
+    if (need > max) {
       lg_free(ctx, lg);
       return too_large(resp, max);
+    }
+    if (!body_reserve(lg, need, max)) {
+      /* All uploads together hold as much as they may: later. */
+      lg_free(ctx, lg);
+      resp->code = COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE;
+      return 1;
     }
     memcpy(lg->body + offset, data, keep);
     lg->len = need;
@@ -735,8 +814,11 @@ coap_block_server_request(coap_session_t *s, const coap_pdu_t *req,
   lg->expiry = upload_expiry(ctx);
   if (b.m) {
     resp->code = COAP_RESPONSE_CODE_CONTINUE;
-    add_block(resp, COAP_OPTION_BLOCK1, ((offset + keep) >> (szx + 4)) - 1, 1,
-              szx);
+    if (bert)
+      add_block(resp, COAP_OPTION_BLOCK1, b.num, 1, 7);
+    else
+      add_block(resp, COAP_OPTION_BLOCK1, ((offset + keep) >> (szx + 4)) - 1,
+                1, szx);
     return 1;
   }
   *body = srcv_body(s, req, lg);
@@ -843,8 +925,11 @@ csend_response(coap_session_t *s, coap_lg_t *lg, const coap_pdu_t *sent,
   int has = block_opt(rcvd, COAP_OPTION_BLOCK1, &b);
   coap_block_t b2;
 
-  if (rcvd->code == COAP_RESPONSE_CODE_CONTINUE && has == 1) {
+  if (rcvd->code == COAP_RESPONSE_CODE_CONTINUE && has == 1 && b.szx < 7) {
     size_t acked = ((size_t)b.num + 1) << (b.szx + 4);
+    /* A server that never takes more would keep us sending forever. */
+    if (acked <= lg->acked && lg->stalls++ >= CLIENT_STALLS_MAX)
+      acked = lg->data_len;
     lg->acked = acked;
     if (b.szx < lg->szx)
       lg->szx = (uint8_t)b.szx;
@@ -969,7 +1054,12 @@ crcv_block(coap_session_t *s, coap_lg_t *lg, const coap_pdu_t *rcvd)
     return 1;
   }
   if (offset != lg->base + lg->len) {
-    send_block2(s, lg, lg->base + lg->len);
+    /* Not the block we asked for: ask again, a bounded number of times. */
+    if (lg->stalls++ >= CLIENT_STALLS_MAX ||
+        !send_block2(s, lg, lg->base + lg->len)) {
+      crcv_deliver(s, lg, rcvd, 0);
+      lg_free(ctx, lg);
+    }
     return 1;
   }
   coap_get_data(rcvd, &len, &data);

@@ -683,6 +683,9 @@ void coap_context_set_session_timeout(coap_context_t *context,
 /* coapkit: at most this many server sessions (0: no cap); past the cap the
  * longest idle unreferenced one is evicted. */
 void coap_context_set_max_sessions(coap_context_t *context, unsigned int max);
+/* coapkit: UDP endpoints created from now on share their port with other
+ * processes' (SO_REUSEPORT), the kernel spreading peers among them. */
+void coap_context_set_reuseport(coap_context_t *context, int on);
 unsigned int coap_context_get_session_count(const coap_context_t *context); /* coapkit */
 /* coapkit: transmission parameters for new sessions (0 keeps a value). */
 void coap_context_set_transmission(coap_context_t *context,
@@ -1007,7 +1010,8 @@ void coap_context_set_max_upload(coap_context_t *context, size_t per_body,
 /* RFC 7641.  Server: a GET with Observe 0 on an observable resource adds
  * the client to its observer list; coap_resource_notify_observers sends
  * every observer the GET handler's fresh answer (NON, or CON with
- * COAP_RESOURCE_FLAGS_NOTIFY_CON, and CON at least every 24 h).  An
+ * COAP_RESOURCE_FLAGS_NOTIFY_CON; else every 5th, and at least every 24 h,
+ * is CON).  An
  * observer goes on RST, on an unacknowledged CON notification, on a GET
  * with Observe 1, on an error answer, and with its session.  Returns 1
  * when the resource is observable. */

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "pdu_internal.h"
@@ -231,10 +232,12 @@ typedef struct coap_dedup_t {
   uint16_t resp_cap;
   uint16_t resp_len;
   uint16_t mid;
+  uint16_t bucket;     /* dedup_hash(sid, mid), kept for the unlink */
   uint8_t resp_heap;   /* resp is malloc'd */
 } coap_dedup_t;
 
-#define COAP_DEDUP_SLOTS 4096 /* power of two; also the bucket count */
+#define COAP_DEDUP_SLOTS 4096 /* power of two */
+#define COAP_DEDUP_BUCKETS (2 * COAP_DEDUP_SLOTS) /* chains of about 0.5 */
 #define COAP_DEDUP_INLINE 96  /* reply bytes kept without a malloc */
 
 /* ---------------------------------------------------------------- context */
@@ -253,6 +256,8 @@ struct coap_context_t {
   unsigned session_timeout_s;
   unsigned keepalive_s;
   coap_session_t *lru_head, *lru_tail;
+  coap_session_t *last_found;      /* session.c: the last hash hit */
+  uint8_t reuseport;               /* udp.c: SO_REUSEPORT on endpoints */
   coap_timer_t idle_timer;
   coap_timer_t **heap;
   uint32_t heap_len, heap_cap;
@@ -263,7 +268,7 @@ struct coap_context_t {
   coap_resource_t *unknown_resource;
   coap_batch_t *batch;
   coap_dedup_t *dedup;
-  uint32_t *dedup_bucket;          /* COAP_DEDUP_SLOTS chain heads (index + 1) */
+  uint32_t *dedup_bucket;          /* COAP_DEDUP_BUCKETS chain heads (index + 1) */
   uint32_t dedup_next;             /* the ring's oldest slot, reused next */
   uint8_t *dedup_inline;           /* COAP_DEDUP_SLOTS * COAP_DEDUP_INLINE */
   coap_security_t *security;       /* server (D)TLS settings */
@@ -356,6 +361,17 @@ void coap_dedup_free(coap_context_t *ctx);
 int coap_dedup_check(coap_context_t *ctx, coap_session_t *s, uint16_t mid,
                      coap_dedup_t **slot);
 void coap_dedup_store(coap_dedup_t *slot, const uint8_t *data, size_t len);
+/* coap_dedup_store for every answered CON: the usual reply fits the slot. */
+static inline void
+coap_dedup_keep(coap_dedup_t *slot, const uint8_t *data, size_t len)
+{
+  if (slot && len <= slot->resp_cap) {
+    memcpy(slot->resp, data, len);
+    slot->resp_len = (uint16_t)len;
+    return;
+  }
+  coap_dedup_store(slot, data, len);
+}
 void coap_queue_fire(coap_context_t *ctx, coap_queue_t *q);
 void coap_queue_drop_all(coap_session_t *s, coap_nack_reason_t reason,
                          int call_nack);
@@ -385,6 +401,10 @@ int coap_block_client_response(coap_session_t *s, const coap_pdu_t *sent,
  * Returns 1 when it was ours. */
 int coap_block_client_unsolicited(coap_session_t *s, const coap_pdu_t *rcvd);
 void coap_block_session_gone(coap_session_t *s);
+/* Server: a request for a later block of a response body block.c keeps;
+ * returns 1 when resp is that block (the handler is not run). */
+int coap_block_server_cached(coap_session_t *s, const coap_pdu_t *req,
+                             coap_pdu_t *resp);
 void coap_block_timer_fire(coap_context_t *ctx);
 /* A copy of pdu (for session s, or pdu's) without the options in drop[]
  * and without payload; NULL on failure. */

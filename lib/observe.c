@@ -21,6 +21,10 @@
 #define OBS_CON_INTERVAL_MS (24u * 3600u * 1000u) /* RFC 7641 4.5 */
 #define OBS_FRESH_MS 128000u                      /* RFC 7641 3.4 */
 #define OBS_NOTIFY_ROUNDS 4
+/* Every this many NON notifications one goes CON (as libcoap does), so an
+ * observer that vanished without a word is noticed within a minute or so
+ * rather than after the 24 hours section 4.5 allows. */
+#define OBS_MAX_NON 5
 #define QUERY_MAX 1024
 
 typedef struct coap_observer_t {
@@ -29,6 +33,7 @@ typedef struct coap_observer_t {
   coap_pdu_t *req;       /* the registration request */
   uint64_t last_con_ms;  /* monotonic: when a CON last went out */
   coap_mid_t last_mid;   /* of the last notification */
+  unsigned non_count;    /* NON notifications since the last CON */
 } coap_observer_t;
 
 typedef struct coap_obs_client_t {
@@ -256,6 +261,7 @@ notification(coap_resource_t *r, coap_observer_t *o)
   coap_context_t *ctx = s->context;
   coap_method_handler_t h = r->handler[COAP_REQUEST_CODE_GET - 1];
   int con = (r->flags & COAP_RESOURCE_FLAGS_NOTIFY_CON) ||
+            o->non_count >= OBS_MAX_NON ||
             coap_context_now(ctx) - o->last_con_ms >= OBS_CON_INTERVAL_MS;
   uint8_t qbuf[QUERY_MAX];
   coap_string_t q;
@@ -299,8 +305,12 @@ notify_one(coap_resource_t *r, coap_observer_t *o)
   if (ended)
     strip_observe(pdu);
   o->last_mid = pdu->mid;
-  if (pdu->type == COAP_MESSAGE_CON)
+  if (pdu->type == COAP_MESSAGE_CON) {
     o->last_con_ms = coap_context_now(s->context);
+    o->non_count = 0;
+  } else {
+    o->non_count++;
+  }
   coap_send_internal(s, pdu);
   if (ended)
     observer_remove(r, o, "error notification");

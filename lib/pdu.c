@@ -236,24 +236,6 @@ coap_new_pdu(coap_pdu_type_t type, coap_pdu_code_t code,
   return pdu;
 }
 
-void
-coap_pdu_init_static(coap_pdu_t *pdu, uint8_t *buf, size_t size,
-                     coap_pdu_type_t type, coap_pdu_code_t code,
-                     coap_mid_t mid)
-{
-  if (!pdu)
-    return;
-  *pdu = (coap_pdu_t){.type = type, .code = code, .mid = mid};
-  if (!buf || size < COAP_PDU_HEADROOM) {
-    /* Unusable: every write fails on the NULL base. */
-    pdu->token = buf;
-    return;
-  }
-  pdu->buf_base = buf;
-  pdu->token = buf + COAP_PDU_HEADROOM;
-  pdu->alloc_size = size - COAP_PDU_HEADROOM;
-}
-
 coap_pdu_t *
 coap_pdu_duplicate(const coap_pdu_t *old, coap_session_t *session,
                    size_t token_length, const uint8_t *token,
@@ -628,7 +610,7 @@ coap_pdu_encode_udp(coap_pdu_t *pdu, size_t *len)
   uint8_t *h;
 
   if (!pdu || !len || !pdu->buf_base || pdu->token_length > COAP_TOKEN_MAX_LEN ||
-      (unsigned)pdu->type > 3 || pdu->mid < 0 || pdu->mid > 0xffff)
+      (unsigned)pdu->type > 3 || (unsigned)pdu->mid > 0xffff)
     return NULL;
   if (pdu->code == COAP_EMPTY_CODE && pdu->used_size != 0) {
     coap_log_debug("encode: an empty message cannot carry a token or body\n");
@@ -793,17 +775,18 @@ coap_check_option(const coap_pdu_t *pdu, coap_option_num_t number,
 {
   if (!pdu || !oi || !pdu->token)
     return NULL;
-  oi->number = 0;
   oi->bad = 0;
-  oi->filtered = 1;
-  oi->filter.mask_count = 1;
-  oi->filter.numbers[0] = number;
   if (coap_pdu_view_lacks(pdu, number)) {
-    /* The common answer, from the parse: no walk at all. */
+    /* The common answer, from the parse: no walk at all, and an iterator
+     * that next() ends at once. */
     oi->length = 0;
     oi->next_option = NULL;
     return NULL;
   }
+  oi->number = 0;
+  oi->filtered = 1;
+  oi->filter.mask_count = 1;
+  oi->filter.numbers[0] = number;
   oi->next_option = (coap_opt_t *)(uintptr_t)opts_begin(pdu);
   oi->length = (size_t)(opts_end(pdu) - opts_begin(pdu));
   return oi->length ? coap_option_next(oi) : NULL;

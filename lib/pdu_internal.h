@@ -95,10 +95,25 @@ const uint8_t *coap_pdu_encode_udp(coap_pdu_t *pdu, size_t *len);
 
 /* Initialises pdu over caller memory buf[0..size): the headroom is taken
  * from it, so the PDU holds size - COAP_PDU_HEADROOM bytes.  No allocation:
- * the engine builds responses this way in a buffer the context owns. */
-void coap_pdu_init_static(coap_pdu_t *pdu, uint8_t *buf, size_t size,
-                          coap_pdu_type_t type, coap_pdu_code_t code,
-                          coap_mid_t mid);
+ * the engine builds responses this way in a buffer the context owns (once
+ * per request, hence inline). */
+static inline void
+coap_pdu_init_static(coap_pdu_t *pdu, uint8_t *buf, size_t size,
+                     coap_pdu_type_t type, coap_pdu_code_t code,
+                     coap_mid_t mid)
+{
+  if (!pdu)
+    return;
+  *pdu = (coap_pdu_t){.type = type, .code = code, .mid = mid};
+  if (!buf || size < COAP_PDU_HEADROOM) {
+    /* Unusable: every write fails on the NULL base. */
+    pdu->token = buf;
+    return;
+  }
+  pdu->buf_base = buf;
+  pdu->token = buf + COAP_PDU_HEADROOM;
+  pdu->alloc_size = size - COAP_PDU_HEADROOM;
+}
 
 /* Walks one option at p (bounded by end): sets delta, length and value, and
  * returns the next position, or NULL when malformed.  The payload marker is

@@ -35,7 +35,7 @@ int
 coap_dedup_init(coap_context_t *ctx)
 {
   ctx->dedup = calloc(COAP_DEDUP_SLOTS, sizeof(*ctx->dedup));
-  ctx->dedup_bucket = calloc(COAP_DEDUP_SLOTS, sizeof(*ctx->dedup_bucket));
+  ctx->dedup_bucket = calloc(COAP_DEDUP_BUCKETS, sizeof(*ctx->dedup_bucket));
   /* Replies up to COAP_DEDUP_INLINE bytes (nearly all) are kept here:
    * no malloc or free per cached reply. */
   ctx->dedup_inline = malloc((size_t)COAP_DEDUP_SLOTS * COAP_DEDUP_INLINE);
@@ -69,7 +69,7 @@ dedup_hash(uint64_t sid, uint16_t mid)
 {
   uint64_t x = sid * 0x9E3779B97F4A7C15ull ^ ((uint64_t)mid * 0xBF58476D1CE4E5B9ull);
   x ^= x >> 31;
-  return (uint32_t)x & (COAP_DEDUP_SLOTS - 1);
+  return (uint32_t)x & (COAP_DEDUP_BUCKETS - 1);
 }
 
 /* Takes slot i out of its hash chain (chains are about one long). */
@@ -77,7 +77,7 @@ static void
 dedup_unlink(coap_context_t *ctx, uint32_t i)
 {
   coap_dedup_t *d = &ctx->dedup[i];
-  uint32_t *pp = &ctx->dedup_bucket[dedup_hash(d->sid, d->mid)];
+  uint32_t *pp = &ctx->dedup_bucket[d->bucket];
 
   while (*pp && *pp != i + 1)
     pp = &ctx->dedup[*pp - 1].next;
@@ -110,6 +110,7 @@ coap_dedup_check(coap_context_t *ctx, coap_session_t *s, uint16_t mid,
   d->mid = mid;
   d->expiry = ctx->now + coap_exchange_lifetime_ms(ctx);
   d->resp_len = 0;
+  d->bucket = (uint16_t)h;
   d->next = ctx->dedup_bucket[h];
   ctx->dedup_bucket[h] = i + 1;
   *slot = d;
@@ -687,7 +688,10 @@ coap_handle_datagram(coap_session_t *s, const uint8_t *data, size_t len)
   if (st == COAP_PARSE_DROP)
     return;
   s->stats.received++;
-  coap_session_touch(s);
+  /* A burst from one peer touches its session once per loop turn. */
+  if (s->last_activity != ctx->now || !ctx->in_dispatch ||
+      (s->in_lru && ctx->lru_tail != s))
+    coap_session_touch(s);
   if (st == COAP_PARSE_REJECT) {
     if (pdu.type == COAP_MESSAGE_CON)
       coap_send_empty(s, COAP_MESSAGE_RST, (uint16_t)pdu.mid);

@@ -508,19 +508,30 @@ wellknown(coap_context_t *ctx, const coap_pdu_t *req, coap_pdu_t *resp,
   free(p);
 }
 
+/* The option numbers a request may hold, as an opt_mask: exact for a
+ * parsed view, "any" otherwise.  Lets the request path skip lookups. */
+static uint64_t
+request_options(const coap_pdu_t *req)
+{
+  return !req->buf_base && req->opt_mask_valid ? req->opt_mask : ~0ull;
+}
+
 /* The handler, with what block.c and observe.c add around it: a Block1
  * upload is reassembled first, an Observe registration recorded after. */
 static void
 run_handler(coap_method_handler_t h, coap_resource_t *r, coap_session_t *s,
             const coap_pdu_t *req, const coap_string_t *query,
-            coap_pdu_t *resp)
+            coap_pdu_t *resp, uint64_t opts)
 {
   coap_pdu_t *body = NULL;
   /* A parsed request tells from its option mask, without a lookup, that
    * block.c (Block1) or observe.c (Observe) has nothing to do. */
-  int observe = !coap_pdu_view_lacks(req, COAP_OPTION_OBSERVE);
+  int observe = (opts & COAP_OPT_MASK_BIT(COAP_OPTION_OBSERVE)) != 0;
 
-  if (!coap_pdu_view_lacks(req, COAP_OPTION_BLOCK1) &&
+  if ((opts & COAP_OPT_MASK_BIT(COAP_OPTION_BLOCK2)) &&
+      coap_block_server_cached(s, req, resp))
+    return;
+  if ((opts & COAP_OPT_MASK_BIT(COAP_OPTION_BLOCK1)) &&
       coap_block_server_request(s, req, resp, &body))
     return;
   if (body) {
@@ -532,11 +543,13 @@ run_handler(coap_method_handler_t h, coap_resource_t *r, coap_session_t *s,
   h(r, s, req, query, resp);
   if (observe && !s->dead)
     coap_observe_after(r, s, req, resp);
-  coap_delete_pdu(body);
+  if (body)
+    coap_delete_pdu(body);
 }
 
 static void
-dispatch(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
+dispatch(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp,
+         uint64_t opts)
 {
   coap_context_t *ctx = s->context;
   uint8_t path[PATH_MAX_LEN], query[QUERY_MAX_LEN];
@@ -547,13 +560,13 @@ dispatch(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
   coap_method_handler_t h;
   coap_opt_iterator_t oi;
 
-  if (!coap_pdu_view_optionless(req) && coap_pdu_unknown_critical(req)) {
+  if (opts && coap_pdu_unknown_critical(req)) {
     resp->code = COAP_RESPONSE_CODE_BAD_OPTION;
     return;
   }
   /* Not a proxy: RFC 7252 5.7.2 wants 5.05 rather than serving our own
    * resource under someone else's name. */
-  if (!coap_pdu_view_optionless(req) &&
+  if (opts &&
       (coap_check_option(req, COAP_OPTION_PROXY_URI, &oi) ||
        coap_check_option(req, COAP_OPTION_PROXY_SCHEME, &oi))) {
     resp->code = COAP_RESPONSE_CODE_PROXYING_NOT_SUPPORTED;
@@ -561,7 +574,7 @@ dispatch(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
   }
   pcount = qcount = 0;
   path[0] = query[0] = 0;
-  if (!coap_pdu_view_optionless(req) &&
+  if (opts &&
       (!join_options(req, COAP_OPTION_URI_PATH, '/', path, sizeof(path),
                      &plen, &pcount) ||
        !join_options(req, COAP_OPTION_URI_QUERY, '&', query, sizeof(query),
@@ -588,7 +601,7 @@ dispatch(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
     resp->code = COAP_RESPONSE_CODE_NOT_ALLOWED;
     return;
   }
-  run_handler(h, r, s, req, qcount ? &qs : NULL, resp);
+  run_handler(h, r, s, req, qcount ? &qs : NULL, resp, opts);
 }
 
 void
@@ -602,6 +615,7 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
   coap_pdu_t resp;
   const uint8_t *data;
   int con = req->type == COAP_MESSAGE_CON;
+  uint64_t opts = request_options(req);
 
   /* The reply is built in place in the batch's next send slot (what
    * coap_udp_batch_slot hands out), or on the stack outside a batch. */
@@ -618,9 +632,17 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
                        COAP_EMPTY_CODE,
                        con ? req->mid : coap_new_message_id(s));
   resp.session = s;
-  if (!coap_add_token(&resp, req->token_length, req->token))
+  if (req->token_length == COAP_TOKEN_MAX_LEN &&
+      resp.alloc_size >= COAP_TOKEN_MAX_LEN) {
+    /* The usual 8-byte token, copied without coap_add_token's checks
+     * (resp is new and empty). */
+    memcpy(resp.token, req->token, COAP_TOKEN_MAX_LEN);
+    resp.token_length = COAP_TOKEN_MAX_LEN;
+    resp.used_size = COAP_TOKEN_MAX_LEN;
+  } else if (!coap_add_token(&resp, req->token_length, req->token)) {
     return;
-  dispatch(s, req, &resp);
+  }
+  dispatch(s, req, &resp, opts);
   if (s->dead)
     return;
   if (s->stream) {
@@ -644,7 +666,7 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
     return;
   }
   if (resp.code == COAP_EMPTY_CODE ||
-      (!coap_pdu_view_lacks(req, COAP_OPTION_NORESPONSE) &&
+      ((opts & COAP_OPT_MASK_BIT(COAP_OPTION_NORESPONSE)) &&
        suppressed(req, (uint8_t)resp.code))) {
     /* No response now (separate, or not wanted): a CON still needs its ACK. */
     if (con) {
@@ -661,7 +683,7 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
     return;
   }
   if (con)
-    coap_dedup_store(slot, data, len);
+    coap_dedup_keep(slot, data, len);
   if (batched)
     coap_udp_batch_commit(ctx, s, data, len);
   else

@@ -137,6 +137,15 @@ htab_remove(coap_context_t *ctx, coap_session_t *s)
   }
 }
 
+/* IPv4, the usual peer, compared without a call. */
+static int
+same_ipv4(const coap_address_t *a, const coap_address_t *b)
+{
+  return a->addr.sa.sa_family == AF_INET && b->addr.sa.sa_family == AF_INET &&
+         a->addr.sin.sin_port == b->addr.sin.sin_port &&
+         a->addr.sin.sin_addr.s_addr == b->addr.sin.sin_addr.s_addr;
+}
+
 coap_session_t *
 coap_session_find_server(coap_context_t *ctx, coap_endpoint_t *ep,
                          const coap_address_t *peer)
@@ -146,20 +155,20 @@ coap_session_find_server(coap_context_t *ctx, coap_endpoint_t *ep,
 
   if (!ctx->htab_size)
     return NULL;
+  /* Datagrams come in bursts from one peer (a batch, a block-wise
+   * transfer): the session of the previous one is checked before hashing. */
+  s = ctx->last_found;
+  if (s && s->endpoint == ep && same_ipv4(&s->remote, peer))
+    return s;
   h = peer_hash(ep, peer);
   for (s = ctx->htab[h & (ctx->htab_size - 1)]; s; s = s->hnext) {
     if (s->hash != h || s->endpoint != ep)
       continue;
-    /* IPv4, the usual peer, compared here without a call. */
     if (peer->addr.sa.sa_family == AF_INET &&
         s->remote.addr.sa.sa_family == AF_INET)
-      return s->remote.addr.sin.sin_port == peer->addr.sin.sin_port &&
-                     s->remote.addr.sin.sin_addr.s_addr ==
-                         peer->addr.sin.sin_addr.s_addr
-                 ? s
-                 : NULL;
+      return same_ipv4(&s->remote, peer) ? (ctx->last_found = s) : NULL;
     if (coap_address_equals(&s->remote, peer))
-      return s;
+      return ctx->last_found = s;
   }
   return NULL;
 }
@@ -374,6 +383,8 @@ session_destroy(coap_session_t *s)
   coap_mcast_session_gone(s);
   coap_timer_cancel(ctx, &s->ka_timer);
   lru_unlink(ctx, s);
+  if (ctx->last_found == s)
+    ctx->last_found = NULL;
   if (s->in_htab) {
     htab_remove(ctx, s);
     ctx->server_sessions--;

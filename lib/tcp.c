@@ -616,6 +616,8 @@ handle_csm(coap_session_t *s, const coap_pdu_t *pdu)
     stream_abort(s, 0, "malformed CSM");
     return;
   }
+  coap_log_debug("%s: CSM: Max-Message-Size %u", coap_session_str(s),
+                 (unsigned)st->peer_mms);
   s->mtu = (uint16_t)(st->peer_mms > 65535 ? 65535
                       : st->peer_mms < 64  ? 64
                                            : st->peer_mms);

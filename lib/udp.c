@@ -95,6 +95,9 @@ coap_udp_endpoint_open(coap_endpoint_t *ep, const coap_address_t *addr)
     coap_log_warn("IPV6_V6ONLY: %s", strerror(errno));
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
     coap_log_debug("SO_RCVBUF: %s", strerror(errno));
+  if (family != AF_UNIX && ep->context->reuseport &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0)
+    coap_log_warn("SO_REUSEPORT: %s", strerror(errno));
   if (family == AF_UNIX)
     unlink_stale_unix(addr);
   if (bind(fd, &addr->addr.sa, coap_address_socklen(addr)) < 0) {
@@ -297,6 +300,13 @@ coap_udp_client_open(coap_session_t *s, const coap_address_t *local_if,
   return coap_loop_add(s->context, &s->io);
 }
 
+void
+coap_context_set_reuseport(coap_context_t *context, int on)
+{
+  if (context)
+    context->reuseport = on ? 1 : 0;
+}
+
 /* ---------------------------------------------------------------- sending */
 
 static size_t
@@ -436,8 +446,13 @@ coap_udp_batch_commit(coap_context_t *ctx, coap_session_t *s,
     }
     m->msg_name = &b->tx_name[i].addr;
   }
-  m->msg_controllen = build_pktinfo(s, b->tx_cmsg[i], COAP_CMSG_SPACE);
-  m->msg_control = m->msg_controllen ? b->tx_cmsg[i] : NULL;
+  /* Only a wildcard endpoint has to say which address the reply is from. */
+  m->msg_controllen = 0;
+  m->msg_control = NULL;
+  if (s->endpoint && s->endpoint->wildcard) {
+    m->msg_controllen = build_pktinfo(s, b->tx_cmsg[i], COAP_CMSG_SPACE);
+    m->msg_control = m->msg_controllen ? b->tx_cmsg[i] : NULL;
+  }
   b->tx_count++;
   s->stats.sent++;
   /* The datagram being answered touched the session this very turn. */
@@ -537,10 +552,21 @@ receive_batch(coap_batch_t *b, int fd)
 }
 
 /* Interface index and destination address of a received datagram. */
-static int
+static inline int
 parse_pktinfo(struct msghdr *m, coap_address_t *local, uint16_t port)
 {
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+  struct cmsghdr *first = CMSG_FIRSTHDR(m);
+
+  /* The usual case, an IPv4 endpoint that needs only the interface: the
+   * one control message read without the walk. */
+  if (!local && first && first->cmsg_level == IPPROTO_IP &&
+      first->cmsg_type == IP_PKTINFO &&
+      first->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+    struct in_pktinfo pi;
+    memcpy(&pi, CMSG_DATA(first), sizeof(pi));
+    return pi.ipi_ifindex;
+  }
+  for (struct cmsghdr *c = first; c; c = CMSG_NXTHDR(m, c)) {
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
       struct in_pktinfo pi;
       memcpy(&pi, CMSG_DATA(c), sizeof(pi));
@@ -569,7 +595,7 @@ parse_pktinfo(struct msghdr *m, coap_address_t *local, uint16_t port)
   return -1;
 }
 
-static void
+static inline void
 peer_from(coap_address_t *peer, const struct msghdr *m)
 {
   if (m->msg_namelen > sizeof(peer->addr) ||

@@ -524,6 +524,7 @@ exchange(const ck_request_config_t *cfg, ck_target_t *target,
   coap_context_set_app_data(target->context, &ex);
   coap_register_response_handler(target->context, on_response);
   coap_register_nack_handler(target->context, on_nack);
+  coap_context_set_keepalive(target->context, cfg->keepalive_s);
   rc = build_request(cfg, target, &ex, payload, payload_len, &pdu);
   if (rc != 0)
     return rc;

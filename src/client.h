@@ -50,6 +50,7 @@ typedef struct ck_request_config_t {
   ck_keys_t *keys;            /* coaps:// security options, or NULL */
   int tcp;                    /* -r: coap:// over TCP, coaps:// over TLS */
   uint32_t max_message_size;  /* -X: our CSM's Max-Message-Size, 0: default */
+  unsigned int keepalive_s;   /* -K: ping when idle this long, 0: never */
 } ck_request_config_t;
 
 /* Defaults: GET, no payload, 90 s deadline. */

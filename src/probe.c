@@ -717,7 +717,10 @@ ping_send(probe_t *p, target_t *t, uint64_t now)
 }
 
 /* The ping outstanding at -W is lost: cancel it so that the library
- * neither retransmits it nor holds the next one behind it (NSTART). */
+ * neither retransmits it nor holds the next one behind it (NSTART).  On
+ * TCP and TLS (7.02 Ping, 7.03 Pong; no retransmission, no NSTART) this
+ * must only forget the ping, not drop the connection: the scheme check in
+ * check_uri keeps those targets out until then. */
 static void
 ping_timeout(probe_t *p, target_t *t, uint64_t now)
 {

@@ -112,7 +112,9 @@ add_uint(coap_pdu_t *pdu, coap_option_num_t number, unsigned int value)
 {
   uint8_t buf[4];
 
-  coap_add_option(pdu, number, coap_encode_var_safe(buf, sizeof(buf), value),
+  /* Zero (text/plain, the usual format) encodes as no bytes at all. */
+  coap_add_option(pdu, number,
+                  value ? coap_encode_var_safe(buf, sizeof(buf), value) : 0,
                   buf);
 }
 

@@ -7,6 +7,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "coap.h"
@@ -413,6 +416,7 @@ run(coap_context_t *context, const ck_server_config_t *cfg,
     coap_context_set_max_sessions(context, cfg->max_sessions);
   if (cfg->idle_timeout > 0)
     coap_context_set_session_timeout(context, cfg->idle_timeout);
+  coap_context_set_keepalive(context, cfg->keepalive_s);
   ck_session_log_install(context, cfg->log_json);
   *resources = ck_resources_add(context, cfg->max_dynamic);
   if (*resources == NULL) {
@@ -431,6 +435,8 @@ run(coap_context_t *context, const ck_server_config_t *cfg,
     return CK_EXIT_FAILURE;
   }
   init_listen(&ls, cfg);
+  if (cfg->workers > 1)
+    coap_context_set_reuseport(context, 1);
   rc = open_endpoints(context, &ls, cfg->port);
   if (rc != 0)
     return rc;
@@ -452,8 +458,103 @@ run(coap_context_t *context, const ck_server_config_t *cfg,
   return serve_sessions(context, cfg, *resources);
 }
 
+/* ---------------------------------------------------------------- workers */
+
+/* A free UDP port on the first address, for --workers with -p 0: every
+ * worker must bind the same one.  The probe socket is closed before the
+ * workers bind (a socket left in the SO_REUSEPORT group would take its
+ * share of the datagrams). */
+static int
+pick_port(const ck_server_config_t *cfg, uint16_t *port)
+{
+  coap_address_t addr;
+  socklen_t len;
+  int fd, on = 1, ok;
+
+  if (!resolve(cfg->address_count > 0 ? cfg->addresses[0] : "0.0.0.0", 0,
+               &addr) || coap_is_af_unix(&addr))
+    return 0;
+  fd = socket(addr.addr.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  len = sizeof(addr.addr);
+  ok = setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == 0 &&
+       bind(fd, &addr.addr.sa, coap_address_socklen(&addr)) == 0 &&
+       getsockname(fd, &addr.addr.sa, &len) == 0;
+  close(fd);
+  if (ok)
+    *port = coap_address_get_port(&addr);
+  return ok && *port != 0;
+}
+
+/* The run of one extra worker: UDP on the shared port, nothing else (the
+ * first process keeps the files, the admin socket and the streams). */
+static int run_one(const ck_server_config_t *cfg);
+
+static void
+worker_main(const ck_server_config_t *cfg)
+{
+  ck_server_config_t w = *cfg;
+
+  /* Ends with the first process, even when that one is killed. */
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() == 1)
+    _exit(CK_EXIT_FAILURE);
+  w.workers = 2; /* still SO_REUSEPORT */
+  w.port_file = NULL;
+  w.ports_file = NULL;
+  w.admin_path = NULL;
+  w.no_tcp = 1;
+  w.ws_port = w.wss_port = -1;
+  w.keys = NULL;
+  w.group_count = 0;
+  _exit(run_one(&w));
+}
+
+static void
+stop_workers(const pid_t *pids, unsigned int n)
+{
+  unsigned int i;
+
+  for (i = 0; i < n; i++)
+    if (pids[i] > 0)
+      kill(pids[i], SIGTERM);
+  for (i = 0; i < n; i++)
+    if (pids[i] > 0)
+      waitpid(pids[i], NULL, 0);
+}
+
 int
 ck_server_run(const ck_server_config_t *cfg)
+{
+  ck_server_config_t first = *cfg;
+  pid_t pids[CK_SERVER_MAX_WORKERS];
+  unsigned int i, n = 0;
+  int rc;
+
+  if (cfg->workers <= 1)
+    return run_one(cfg);
+  if (first.port == 0 && !pick_port(cfg, &first.port)) {
+    ck_diag("--workers: cannot find a free port: %s", strerror(errno));
+    return CK_EXIT_NETWORK;
+  }
+  for (i = 1; i < cfg->workers && i < CK_SERVER_MAX_WORKERS; i++) {
+    pid_t pid = fork();
+    if (pid == 0)
+      worker_main(&first);
+    if (pid < 0) {
+      ck_diag("--workers: fork: %s", strerror(errno));
+      break;
+    }
+    pids[n++] = pid;
+  }
+  rc = run_one(&first);
+  stop_workers(pids, n);
+  return rc;
+}
+
+static int
+run_one(const ck_server_config_t *cfg)
 {
   coap_context_t *context;
   ck_resources_t *resources = NULL;

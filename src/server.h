@@ -24,6 +24,7 @@ typedef struct ck_server_config_t {
   const char *port_file;      /* --port-file */
   unsigned int max_sessions;  /* --max-sessions, 0: no cap */
   unsigned int idle_timeout;  /* --idle-timeout, 0: the library default */
+  unsigned int keepalive_s;   /* -K: ping idle clients, 0: never */
   ck_keys_t *keys;            /* PSK/certificates: DTLS when given */
   uint16_t dtls_port;         /* --dtls-port */
   int have_dtls_port;
@@ -46,7 +47,10 @@ typedef struct ck_server_config_t {
   unsigned int max_connections; /* --max-connections */
   uint32_t max_message_size;  /* -X: our CSM's Max-Message-Size, 0: 8192 */
   const char *ports_file;     /* --ports-file: "proto port" lines */
+  unsigned int workers;       /* --workers: processes on the UDP port */
 } ck_server_config_t;
+
+#define CK_SERVER_MAX_WORKERS 64
 
 void ck_server_config_init(ck_server_config_t *cfg);
 

@@ -168,3 +168,24 @@ make_file() {
   [ "$status" -eq 0 ]
   [ "$(sum "$BATS_TEST_TMPDIR/down")" = "$(sum "$BATS_TEST_TMPDIR/up")" ]
 }
+
+# ---------------------------------------------------------------- TCP
+
+@test "over TCP: our client and libcoap's (BERT Block1) both ways, byte-exact" {
+  require_bin "$LC_CLIENT"
+  start_server -A 127.0.0.1 --ports-file "$BATS_TEST_TMPDIR/ports"
+  local tcp="coap+tcp://127.0.0.1:$(awk '$1 == "tcp" {print $2}' "$BATS_TEST_TMPDIR/ports")"
+  make_file up 1000000
+  run client -B 60 -m put -f "$BATS_TEST_TMPDIR/up" "$tcp/upload"
+  [ "$status" -eq 0 ]
+  run client -B 60 -o "$BATS_TEST_TMPDIR/down" "$tcp/upload"
+  [ "$status" -eq 0 ]
+  [ "$(sum "$BATS_TEST_TMPDIR/down")" = "$(sum "$BATS_TEST_TMPDIR/up")" ]
+  make_file up2 700000
+  run "$LC_CLIENT" -B 60 -m put -f "$BATS_TEST_TMPDIR/up2" "$tcp/upload"
+  [ "$status" -eq 0 ]
+  : >"$BATS_TEST_TMPDIR/down2"
+  run "$LC_CLIENT" -B 60 -o "$BATS_TEST_TMPDIR/down2" "$tcp/upload"
+  [ "$status" -eq 0 ]
+  [ "$(sum "$BATS_TEST_TMPDIR/down2")" = "$(sum "$BATS_TEST_TMPDIR/up2")" ]
+}

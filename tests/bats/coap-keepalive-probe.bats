@@ -47,6 +47,8 @@ wait_exit() {
     kill -0 "$1" 2>/dev/null || break
     sleep 0.1
   done
+  # Still there: it failed to stop, which the caller's checks will show.
+  kill -KILL "$1" 2>/dev/null || true
   rc=0
   wait "$1" || rc=$?
 }
@@ -135,7 +137,7 @@ wait_exit() {
 @test "a server frozen mid-run: lost pings are counted, answers resume" {
   start_server -A 127.0.0.1
   out="$BATS_TEST_TMPDIR/probe.out"
-  probe -c 8 -i 0.3 -W 0.5 "$URI" >"$out" 2>&1 &
+  "$PROBE_BIN" -c 8 -i 0.3 -W 0.5 "$URI" >"$out" 2>&1 &
   PROBE_PID=$!
   wait_lines "$out" "seq=[0-9]+ RST" 2
   freeze_server
@@ -276,7 +278,7 @@ EOF
 @test "-c 0 runs until SIGINT, then summarises" {
   start_server -A 127.0.0.1
   out="$BATS_TEST_TMPDIR/probe.out"
-  probe -c 0 -i 0.1 "$URI" >"$out" 2>&1 &
+  "$PROBE_BIN" -c 0 -i 0.1 "$URI" >"$out" 2>&1 &
   PROBE_PID=$!
   wait_lines "$out" "seq=[0-9]+ RST" 3
   kill -INT "$PROBE_PID"
@@ -328,4 +330,51 @@ EOF
   [ "$status" -eq 0 ]
   [ "$(jq -s -c '[.[] | .event]' <<<"$output")" = '["start","up","summary"]' ]
   [ "$(jq -r 'select(.event == "summary") | .state' <<<"$output")" = "up" ]
+}
+
+@test "coap-server -K: an idle client is pinged after its response" {
+  start_server -A 127.0.0.1 -K 1
+  exec {fd}<>"/dev/udp/127.0.0.1/$SERVER_PORT"
+  printf '\x40\x01\x12\x34' >&"$fd" # GET /, CON, mid 0x1234
+  # Two datagrams: the response, then (a second later) the ping.
+  hex=$(timeout 10 dd bs=65536 count=2 <&"$fd" 2>/dev/null | od -An -v -tx1 | tr -d ' \n')
+  exec {fd}>&-
+  [[ "$hex" == 6045* ]]
+  [[ "$hex" =~ 4000[0-9a-f]{4}$ ]]
+  run server -K x
+  [ "$status" -eq 2 ]
+}
+
+@test "coap-client -K: pings while it waits (seen by libcoap's server)" {
+  require_bin coap-server-notls
+  log="$BATS_TEST_TMPDIR/libcoap.log"
+  port=$(closed_port)
+  # libcoap logs its debug lines on stdout: keep both streams.
+  coap-server-notls -v 7 -A 127.0.0.1 -p "$port" >>"$log" 2>&1 &
+  SERVER_PID=$!
+  URI="coap://127.0.0.1:$port"
+  wait_answer "$URI/"
+  pings() { grep -c 't:CON c:0.00' "$log" || true; }
+  before=$(pings)
+  timeout 20 "$CLIENT_BIN" -s 2.5 "$URI/example_data" >/dev/null 2>&1 || true
+  [ "$(pings)" -eq "$before" ]
+  timeout 20 "$CLIENT_BIN" -K 1 -s 2.5 "$URI/example_data" >/dev/null 2>&1 || true
+  [ "$(pings)" -gt "$before" ]
+  run "$CLIENT_BIN" -K -1 "$URI/"
+  [ "$status" -eq 2 ]
+}
+
+@test "a Unix-domain target: answered, and no local socket left behind" {
+  sock="/tmp/ck-probe-test.$$.sock"
+  rm -f "$sock"
+  "$SERVER_BIN" -A "$sock" 2>"$BATS_TEST_TMPDIR/server.log" &
+  SERVER_PID=$!
+  enc=$(sed 's|/|%2F|g' <<<"$sock")
+  for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
+  run probe -c 2 -i 0.1 "coap://$enc"
+  stop_server
+  rm -f "$sock"
+  [ "$status" -eq 0 ]
+  grep -q "^2 sent, 2 received" <<<"$output"
+  ! ls /tmp/coap-keepalive-probe.* 2>/dev/null | grep -q .
 }

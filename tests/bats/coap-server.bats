@@ -255,3 +255,28 @@ option_value() {
   run --separate-stderr server -A 127.0.0.1 -p 0 --port-file "$BATS_TEST_TMPDIR/no/dir/port"
   [ "$status" -eq 8 ]
 }
+
+@test "--workers 2: two processes share the UDP port and stop together" {
+  start_server -A 127.0.0.1 --workers 2
+  child=""
+  for i in $(seq 1 50); do
+    child=$(pgrep -P "$SERVER_PID" | head -1)
+    [ -n "$child" ] && break
+    sleep 0.1
+  done
+  [ -n "$child" ]
+  # Each run is a new source port: the kernel spreads them over both.
+  for p in 1 2 3 4 5 6; do
+    run client "$URI/"
+    [ "$status" -eq 0 ]
+    [[ "$output" == "coapkit coap-server"* ]]
+  done
+  stop_server
+  for i in $(seq 1 50); do
+    kill -0 "$child" 2>/dev/null || break
+    sleep 0.1
+  done
+  ! kill -0 "$child" 2>/dev/null
+  run --separate-stderr server --workers 0
+  [ "$status" -eq 2 ]
+}

@@ -21,6 +21,12 @@ can_netns() {
 # (10.99.0.1); IPv4 and IPv6 multicast routed over the link.
 make_topology() {
   ip netns add "$NS_C" && ip netns add "$NS_1" && ip netns add "$NS_2" || return 1
+  local n
+  for n in "$NS_C" "$NS_1" "$NS_2"; do
+    # No duplicate address detection: addresses usable at once.
+    ip netns exec "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+      net.ipv6.conf.default.accept_dad=0 2>/dev/null || true
+  done
   ip -n "$NS_C" link set lo up
   ip -n "$NS_C" link add br0 type bridge || return 1
   ip -n "$NS_C" link set br0 up
@@ -33,9 +39,11 @@ make_topology() {
     ip -n "$ns" link set lo up
     ip -n "$ns" link set e0 up
     ip -n "$ns" addr add "10.99.0.$((i + 1))/24" dev e0
+    ip -n "$ns" addr add "fd00:99::$((i + 1))/64" dev e0 nodad 2>/dev/null || true
     ip -n "$ns" route add 224.0.0.0/4 dev e0
   done
   ip -n "$NS_C" addr add 10.99.0.1/24 dev br0
+  ip -n "$NS_C" addr add fd00:99::1/64 dev br0 nodad 2>/dev/null || true
   ip -n "$NS_C" route add 224.0.0.0/4 dev br0
 }
 
@@ -124,4 +132,18 @@ in_client() { ip netns exec "$NS_C" "$CLIENT_BIN" "$@"; }
   [[ "$output" == *10.99.0.2:5683* ]]
   run in_client --mcast-hops 300 coap://224.0.1.187/time
   [ "$status" -eq 2 ]
+}
+
+@test "IPv6: ff05::fd and ff02::fd (with a zone) reach the members" {
+  ip -n "$NS_C" -6 route show table local 2>/dev/null | grep -q 'ff00::/8 dev br0' ||
+    skip "no IPv6 multicast route in the test network"
+  start_member "$NS_1" -g all
+  start_member "$NS_2" -g ff05::fd
+  run in_client -B 2 "coap://[ff05::fd]/time"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"[fd00:99::2]:5683"* ]]
+  [[ "$output" == *"[fd00:99::3]:5683"* ]]
+  run in_client -B 2 "coap://[ff02::fd%25br0]/time"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c . <<<"$output")" -eq 1 ]
 }

@@ -89,3 +89,16 @@ count_lines() { grep -c . "$1" || true; }
   printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/out"
   [ "$(count_lines "$BATS_TEST_TMPDIR/out")" -ge 2 ]
 }
+
+@test "over TCP: -s on /clock, ours and libcoap's client" {
+  start_server -A 127.0.0.1 --ports-file "$BATS_TEST_TMPDIR/ports"
+  local tcp="coap+tcp://127.0.0.1:$(awk '$1 == "tcp" {print $2}' "$BATS_TEST_TMPDIR/ports")"
+  run --separate-stderr client -B 10 -s 3 "$tcp/clock"
+  [ "$status" -eq 0 ]
+  printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/out"
+  [ "$(count_lines "$BATS_TEST_TMPDIR/out")" -ge 2 ]
+  require_bin "$LC_CLIENT"
+  run "$LC_CLIENT" -B 10 -s 3 -v 6 "$tcp/clock"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c 'Observe' <<<"$output")" -ge 2 ]
+}

@@ -23,10 +23,10 @@ start_stream_server() {
   TLS_PORT=$(awk '$1 == "tls" { print $2 }' "$BATS_TEST_TMPDIR/ports")
 }
 
-# closes_within SECS: reads fd 3 until the peer closes; fails when it is
+# closes_within SECS: reads fd 7 (bats keeps 3) until the peer closes; fails when it is
 # still open after SECS.  The bytes read are left in $BATS_TEST_TMPDIR/got.
 closes_within() {
-  timeout "$1" cat <&3 >"$BATS_TEST_TMPDIR/got"
+  timeout "$1" cat <&7 >"$BATS_TEST_TMPDIR/got"
 }
 
 free_tcp_port() {
@@ -55,12 +55,12 @@ free_tcp_port() {
   run client -B 5 -m put -e "over websockets" "coap+ws://127.0.0.1:$WS_PORT/echo"
   [ "$status" -eq 0 ]
   [ "$output" = "over websockets" ]
-  # A body larger than one read and than the default MTU.
-  head -c 6000 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/body"
-  run client -B 5 -m put -f "$BATS_TEST_TMPDIR/body" -X 20000 \
+  # A body larger than the UDP MTU and the default Max-Message-Size.
+  head -c 1500 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/body"
+  run client -B 5 -m put -f "$BATS_TEST_TMPDIR/body" \
     "coap+tcp://127.0.0.1:$TCP_PORT/echo"
   [ "$status" -eq 0 ]
-  [ "${#output}" -eq 6000 ]
+  [ "${#output}" -eq 1500 ]
 }
 
 @test "--no-tcp: no TCP listener; a refused connection exits 3" {
@@ -79,7 +79,7 @@ free_tcp_port() {
 
 # ---------------------------------------------------------------- libcoap
 
-@test "libcoap client -> our server over coap+tcp: GET, PUT, a 3000-byte body" {
+@test "libcoap client -> our server over coap+tcp: GET, PUT, a 1500-byte body" {
   require_bin "$LC_CLIENT"
   start_stream_server
   run timeout 10 "$LC_CLIENT" -B 5 "coap+tcp://127.0.0.1:$TCP_PORT/"
@@ -88,32 +88,41 @@ free_tcp_port() {
   run timeout 10 "$LC_CLIENT" -B 5 -m put -e hello "coap+tcp://127.0.0.1:$TCP_PORT/echo"
   [ "$status" -eq 0 ]
   [[ "$output" == *hello* ]]
-  body=$(head -c 3000 /dev/zero | tr '\0' 'y')
+  body=$(head -c 1500 /dev/zero | tr '\0' 'y')
   run timeout 10 "$LC_CLIENT" -B 5 -m put -e "$body" "coap+tcp://127.0.0.1:$TCP_PORT/echo"
   [ "$status" -eq 0 ]
   [[ "$output" == *"$body"* ]]
 }
 
-@test "our client -> libcoap server over coap+tcp and -r; -X reaches its log" {
+@test "our client -> libcoap server over coap+tcp and -r" {
   require_bin "$LC_SERVER"
-  LIBCOAP_HOST=127.0.0.1 start_libcoap_server "$LC_SERVER" -v 7
+  LIBCOAP_HOST=127.0.0.1 start_libcoap_server "$LC_SERVER"
   run client -B 5 "coap+tcp://127.0.0.1:$SERVER_PORT/"
   [ "$status" -eq 0 ]
   [[ "$output" == *libcoap* ]]
-  run client -B 5 -r -X 4000 "coap://127.0.0.1:$SERVER_PORT/time"
+  run client -B 5 -r "coap://127.0.0.1:$SERVER_PORT/time"
   [ "$status" -eq 0 ]
   [ -n "$output" ]
-  grep -q "Max-Message-Size:4000" "$SERVER_LOG"
+  # libcoap's CSM announces its 8388864-byte limit.
+  run client -B 5 -v 7 "coap+tcp://127.0.0.1:$SERVER_PORT/"
+  [[ "$output" == *"CSM: Max-Message-Size 8388864"* ]]
+}
+
+@test "client -X: the server sees our Max-Message-Size in the CSM" {
+  start_stream_server -v 7
+  run client -B 5 -X 4000 "coap+tcp://127.0.0.1:$TCP_PORT/"
+  [ "$status" -eq 0 ]
+  grep -q "CSM: Max-Message-Size 4000" "$SERVER_LOG"
 }
 
 # ---------------------------------------------------------------- defences
 
 @test "server: garbage gets an Abort and the connection closes at once" {
   start_stream_server --stream-timeout 30
-  exec 3<>"/dev/tcp/127.0.0.1/$TCP_PORT"
-  printf 'GET / HTTP/1.0\r\n\r\n' >&3
+  exec 7<>"/dev/tcp/127.0.0.1/$TCP_PORT"
+  printf 'GET / HTTP/1.0\r\n\r\n' >&7
   closes_within 5
-  exec 3>&-
+  exec 7>&-
   # Our CSM (7.01 = e1), then an Abort (7.05 = e5) with its reason.
   od -An -tx1 "$BATS_TEST_TMPDIR/got" | tr -d '\n' | grep -q ' e1 .* e5 '
   grep -q 'malformed' "$BATS_TEST_TMPDIR/got"
@@ -121,16 +130,16 @@ free_tcp_port() {
 
 @test "server: a silent peer and a peer stalled mid-frame are dropped; others are served" {
   start_stream_server --stream-timeout 1
-  exec 3<>"/dev/tcp/127.0.0.1/$TCP_PORT"
-  exec 4<>"/dev/tcp/127.0.0.1/$TCP_PORT"
+  exec 7<>"/dev/tcp/127.0.0.1/$TCP_PORT"
+  exec 8<>"/dev/tcp/127.0.0.1/$TCP_PORT"
   # A CSM, then the first byte of a frame that never completes.
-  printf '\x00\xe1\xd0' >&4
+  printf '\x00\xe1\xd0' >&8
   # Served meanwhile.
   run client -B 5 "coap+tcp://127.0.0.1:$TCP_PORT/"
   [ "$status" -eq 0 ]
   closes_within 10
-  timeout 10 cat <&4 >/dev/null
-  exec 3>&- 4>&-
+  timeout 10 cat <&8 >/dev/null
+  exec 7>&- 8>&-
   kill -0 "$SERVER_PID"
   run client -B 5 "coap+tcp://127.0.0.1:$TCP_PORT/"
   [ "$status" -eq 0 ]
@@ -138,22 +147,22 @@ free_tcp_port() {
 
 @test "server: a quiet peer that sent its CSM is kept" {
   start_stream_server --stream-timeout 1
-  exec 3<>"/dev/tcp/127.0.0.1/$TCP_PORT"
-  printf '\x00\xe1' >&3
-  run timeout 3 cat <&3
-  exec 3>&-
+  exec 7<>"/dev/tcp/127.0.0.1/$TCP_PORT"
+  printf '\x00\xe1' >&7
+  run timeout 3 cat <&7
+  exec 7>&-
   # timeout's 124: still open after 3 s, three times the stream timeout.
   [ "$status" -eq 124 ]
 }
 
 @test "server: past --max-connections a connection is closed at once" {
   start_stream_server --max-connections 1 --stream-timeout 30
-  exec 4<>"/dev/tcp/127.0.0.1/$TCP_PORT"
-  printf '\x00\xe1' >&4
+  exec 8<>"/dev/tcp/127.0.0.1/$TCP_PORT"
+  printf '\x00\xe1' >&8
   sleep 0.3
-  exec 3<>"/dev/tcp/127.0.0.1/$TCP_PORT"
+  exec 7<>"/dev/tcp/127.0.0.1/$TCP_PORT"
   closes_within 5
-  exec 3>&- 4>&-
+  exec 7>&- 8>&-
   # The first is gone now: room again.
   for i in $(seq 1 20); do
     client -B 2 "coap+tcp://127.0.0.1:$TCP_PORT/" >/dev/null 2>&1 && break
@@ -165,29 +174,29 @@ free_tcp_port() {
 
 @test "server: a frame over -X gets an Abort" {
   start_stream_server -X 100
-  exec 3<>"/dev/tcp/127.0.0.1/$TCP_PORT"
-  # CSM, then a PUT announcing a 500-byte body (Len 13: 13 + 0xff... no: 14).
-  printf '\x00\xe1\xe0\x00\xe7\x03' >&3
+  exec 7<>"/dev/tcp/127.0.0.1/$TCP_PORT"
+  # CSM, then a PUT announcing a 500-byte body (Len 14: 269 + 0x00e7).
+  printf '\x00\xe1\xe0\x00\xe7\x03' >&7
   closes_within 5
-  exec 3>&-
+  exec 7>&-
   grep -q 'Max-Message-Size' "$BATS_TEST_TMPDIR/got"
 }
 
 @test "server: a WebSocket upgrade on the wrong path gets 404 and a close" {
   start_stream_server --ws-port 0
-  exec 3<>"/dev/tcp/127.0.0.1/$WS_PORT"
-  printf 'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: coap\r\nSec-WebSocket-Version: 13\r\n\r\n' >&3
+  exec 7<>"/dev/tcp/127.0.0.1/$WS_PORT"
+  printf 'GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: coap\r\nSec-WebSocket-Version: 13\r\n\r\n' >&7
   closes_within 5
-  exec 3>&-
+  exec 7>&-
   head -1 "$BATS_TEST_TMPDIR/got" | grep -q '^HTTP/1.1 404'
 }
 
 @test "server: the WebSocket upgrade answers 101 with the coap subprotocol" {
   start_stream_server --ws-port 0
-  exec 3<>"/dev/tcp/127.0.0.1/$WS_PORT"
-  printf 'GET /.well-known/coap HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: coap\r\nSec-WebSocket-Version: 13\r\n\r\n' >&3
-  timeout 2 cat <&3 >"$BATS_TEST_TMPDIR/got" || true
-  exec 3>&-
+  exec 7<>"/dev/tcp/127.0.0.1/$WS_PORT"
+  printf 'GET /.well-known/coap HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: coap\r\nSec-WebSocket-Version: 13\r\n\r\n' >&7
+  timeout 2 cat <&7 >"$BATS_TEST_TMPDIR/got" || true
+  exec 7>&-
   grep -q '^HTTP/1.1 101' "$BATS_TEST_TMPDIR/got"
   grep -q 'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=' "$BATS_TEST_TMPDIR/got"
   grep -q 'Sec-WebSocket-Protocol: coap' "$BATS_TEST_TMPDIR/got"
@@ -218,14 +227,14 @@ require_tls() {
   [ "$status" -eq 0 ]
   [[ "$output" == *"coapkit coap-server"* ]]
   run client -B 5 -c "$CERTS/client.pem" -j "$CERTS/client.key" -C "$CERTS/ca.pem" \
-    "coaps+tcp://localhost:$TLS_PORT/"
+    "coaps+tcp://127.0.0.1:$TLS_PORT/"
   [ "$status" -eq 0 ]
   [[ "$output" == *"coapkit coap-server"* ]]
   stop_server
   LIBCOAP_HOST=127.0.0.1 start_libcoap_server coap-server-openssl \
     -c "$CERTS/server.pem" -j "$CERTS/server.key" -C "$CERTS/ca.pem"
   run client -B 5 -c "$CERTS/client.pem" -j "$CERTS/client.key" -C "$CERTS/ca.pem" \
-    "coaps+tcp://localhost:$((SERVER_PORT + 1))/"
+    "coaps+tcp://127.0.0.1:$((SERVER_PORT + 1))/"
   [ "$status" -eq 0 ]
   [[ "$output" == *libcoap* ]]
 }

@@ -369,6 +369,18 @@ test_limits(void)
      "over --max-upload: 4.13 with Size1 2000, handler not called");
   coap_context_set_max_upload(server_ctx, 0, 0, 0);
 
+  /* Over the total of all uploads in progress: 5.03, nothing kept. */
+  coap_context_set_max_upload(server_ctx, 0, 3000, 0);
+  responses = 0;
+  stored_count = 0;
+  pdu = request(COAP_REQUEST_CODE_PUT, "upload");
+  coap_add_data_large_request(session, pdu, sizeof(data), data, NULL, NULL);
+  coap_send(session, pdu);
+  ok(run(1) && last_code == COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE &&
+         stored_count == 0,
+     "over the total upload memory: 5.03, handler not called");
+  coap_context_set_max_upload(server_ctx, 0, 0, 0);
+
   /* A block in the middle of nothing: 4.08. */
   responses = 0;
   pdu = request(COAP_REQUEST_CODE_PUT, "upload");

@@ -201,6 +201,19 @@ test_register_notify_cancel(void)
   ok(coap_can_exit(server_ctx), "the CON notification was acknowledged");
   is_int(coap_resource_observer_count(obs_res), 1, "still one observer");
   coap_resource_set_mode(obs_res, COAP_RESOURCE_FLAGS_NOTIFY_NON);
+  {
+    /* NON by default, but one in every few goes CON: a vanished observer
+     * must not stay for a day. */
+    int cons = 0;
+    for (int i = 0; i < 6; i++) {
+      responses = 0;
+      coap_resource_notify_observers(obs_res, NULL);
+      if (run(1) && last_type == COAP_MESSAGE_CON)
+        cons++;
+    }
+    is_int(cons, 1, "of 6 NON-mode notifications, exactly one is CON");
+  }
+  settle();
 
   /* Re-registration with the same token replaces the entry. */
   responses = 0;
@@ -340,6 +353,34 @@ test_rst_removes(void)
   close(fd);
 }
 
+static void
+test_unacknowledged_removes(void)
+{
+  int fd = raw_socket(NULL);
+  uint8_t get[] = {0x41, 0x01, 0x12, 0x35, 'y', 0x60, 0x53, 'o', 'b', 's'};
+  uint8_t buf[256];
+  ssize_t n;
+  uint64_t end;
+
+  sendto(fd, get, sizeof(get), 0, &server_addr.addr.sa, server_addr.size);
+  n = raw_recv(fd, server_ctx, buf, sizeof(buf));
+  ok(n > 4 && buf[1] == COAP_RESPONSE_CODE_CONTENT, "raw client registered");
+  /* Short timeouts: the CON notification gives up within a second. */
+  coap_context_set_transmission(server_ctx, 100, 1000, 2);
+  coap_resource_set_mode(obs_res, COAP_RESOURCE_FLAGS_NOTIFY_CON);
+  coap_resource_notify_observers(obs_res, NULL);
+  end = coap_ticks_ms() + 5000;
+  while (coap_resource_observer_count(obs_res) && coap_ticks_ms() < end)
+    coap_io_process(server_ctx, 50);
+  is_int(coap_resource_observer_count(obs_res), 0,
+         "a CON notification never acknowledged removes the observer");
+  coap_resource_set_mode(obs_res, COAP_RESOURCE_FLAGS_NOTIFY_NON);
+  coap_context_set_transmission(server_ctx, COAP_DEFAULT_ACK_TIMEOUT_MS,
+                                COAP_DEFAULT_ACK_RANDOM_FACTOR_X1000,
+                                COAP_DEFAULT_MAX_RETRANSMIT);
+  close(fd);
+}
+
 /* Notifications out of order (RFC 7641 3.4) from a raw server. */
 static void
 test_freshness(void)
@@ -419,6 +460,7 @@ main(void)
   test_error_ends();
   test_block_notifications();
   test_rst_removes();
+  test_unacknowledged_removes();
   test_freshness();
   coap_session_release(session);
   coap_free_context(client_ctx);
