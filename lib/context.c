@@ -189,7 +189,7 @@ coap_can_exit(coap_context_t *context)
   if (!context)
     return 1;
   for (coap_session_t *s = context->sessions; s; s = s->all_next)
-    if (s->queue && !s->dead)
+    if (s->ext->queue && !s->dead)
       return 0;
   return 1;
 }

@@ -19,10 +19,10 @@ coap_keepalive_start(coap_session_t *s)
   coap_context_t *ctx = s->context;
 
   if (!ctx->keepalive_s || s->dead) {
-    coap_timer_cancel(ctx, &s->ka_timer);
+    coap_timer_cancel(ctx, &s->ext->ka_timer);
     return;
   }
-  coap_timer_arm(ctx, &s->ka_timer, s->last_activity + period_ms(ctx));
+  coap_timer_arm(ctx, &s->ext->ka_timer, s->last_activity + period_ms(ctx));
 }
 
 void
@@ -40,24 +40,24 @@ coap_keepalive_fire(coap_context_t *ctx, coap_session_t *s)
 
   if (!ctx->keepalive_s || s->dead)
     return;
-  if (s->ka_outstanding || due > ctx->now) {
+  if (s->ext->ka_outstanding || due > ctx->now) {
     /* Traffic since, or a ping still being retransmitted: look again. */
-    coap_timer_arm(ctx, &s->ka_timer,
+    coap_timer_arm(ctx, &s->ext->ka_timer,
                    due > ctx->now ? due : ctx->now + period_ms(ctx));
     return;
   }
   mid = coap_session_send_ping(s);
   if (mid != COAP_INVALID_MID) {
-    s->ka_outstanding = 1;
-    s->ka_mid = (uint16_t)mid;
+    s->ext->ka_outstanding = 1;
+    s->ext->ka_mid = (uint16_t)mid;
   }
-  coap_timer_arm(ctx, &s->ka_timer, ctx->now + period_ms(ctx));
+  coap_timer_arm(ctx, &s->ext->ka_timer, ctx->now + period_ms(ctx));
 }
 
 void
 coap_keepalive_failed(coap_session_t *s)
 {
-  s->ka_outstanding = 0;
+  s->ext->ka_outstanding = 0;
   if (s->dead)
     return;
   coap_session_event(s, COAP_EVENT_KEEPALIVE_FAILURE);

@@ -129,7 +129,7 @@ timer_dispatch(coap_context_t *ctx, coap_timer_t *t)
     coap_queue_fire(ctx, COAP_CONTAINER_OF(t, coap_queue_t, timer));
     break;
   case COAP_TIMER_KEEPALIVE:
-    coap_keepalive_fire(ctx, COAP_CONTAINER_OF(t, coap_session_t, ka_timer));
+    coap_keepalive_fire(ctx, COAP_CONTAINER_OF(t, coap_session_ext_t, ka_timer)->session);
     break;
   case COAP_TIMER_IDLE:
     coap_session_idle_expire(ctx);
@@ -276,7 +276,7 @@ handle_event(coap_context_t *ctx, coap_io_t *io, uint32_t events)
     return;
   }
   if (io->kind == COAP_IO_SESSION &&
-      ((coap_session_t *)(void *)io)->stream) {
+      ((coap_session_t *)(void *)io)->ext->stream) {
     coap_tcp_session_event(ctx, (coap_session_t *)(void *)io, events);
     return;
   }

@@ -145,10 +145,60 @@ struct coap_endpoint_t {
   coap_proto_t proto;
   int wildcard;              /* bound to INADDR_ANY / in6addr_any */
   coap_address_t bind_addr;  /* getsockname() */
+  /* The distinct local addresses a wildcard endpoint received on: server
+   * sessions point into this list instead of each holding 116 bytes. */
+  struct coap_local_addr_t *locals;
+  unsigned nlocals;
 };
+
+typedef struct coap_local_addr_t {
+  struct coap_local_addr_t *next;
+  coap_address_t addr;
+} coap_local_addr_t;
+
+#define COAP_ENDPOINT_MAX_LOCALS 64 /* more: the session keeps its own */
 
 /* ---------------------------------------------------------------- session */
 
+/* A peer address of the IP families, without the room of a sockaddr_un:
+ * 28 bytes instead of coap_address_t's 116.  AF_UNIX peers are kept whole
+ * in the session's extension (sa_family says which). */
+typedef union coap_peer_addr_t {
+  struct sockaddr sa;
+  struct sockaddr_in sin;
+  struct sockaddr_in6 sin6;
+} coap_peer_addr_t;
+
+/* What an idle UDP server session does not need: allocated on first need.
+ * Sessions without one point at coap_session_ext_none, a read-only zeroed
+ * (defaults set) instance, so reads need no test; every write goes through
+ * coap_session_ext() first (a stray write faults on the read-only page). */
+typedef struct coap_session_ext_t {
+  coap_session_t *session;        /* back pointer: ka_timer's owner */
+  coap_queue_t *queue;            /* messages in flight, FIFO */
+  coap_security_t *security;      /* client (D)TLS settings, or NULL */
+  struct coap_tls_t *tls;         /* (D)TLS state (tls_internal.h), or NULL */
+  struct coap_stream_t *stream;   /* TCP/TLS/WS state (tcp.c), or NULL */
+  coap_address_t *mcast_addr;     /* multicast clients only */
+  void *app_data;
+  coap_timer_t ka_timer;
+  uint64_t ping_stamp;            /* monotonic ms of the last refill */
+  uint16_t mtu;
+  uint16_t ka_mid;                /* message ID of the keepalive ping */
+  uint8_t hops;
+  uint8_t con_active;             /* outstanding CONs (NSTART) */
+  uint8_t unix_bound;             /* local_own.cun path created by us */
+  uint8_t ka_outstanding;         /* a keepalive ping is in flight */
+  uint8_t pending_err;            /* a send saw ECONNREFUSED: nack soon */
+  uint8_t ping_tokens;            /* empty-CON pings that may be answered */
+  coap_address_t local_own;       /* a local address not interned */
+  coap_address_t remote_full;     /* AF_UNIX peer; the getter's full form */
+} coap_session_ext_t;
+
+extern const coap_session_ext_t coap_session_ext_none;
+
+/* Sized for malloc's 16-byte granules (168 + 8 = 176): an idle UDP server
+ * session holds only this. */
 struct coap_session_t {
   coap_io_t io;                   /* client sessions: own socket; else -1 */
   coap_context_t *context;
@@ -156,38 +206,39 @@ struct coap_session_t {
   coap_session_t *hnext;          /* hash chain (server sessions) */
   coap_session_t *lru_prev, *lru_next; /* idle pool (unreferenced server) */
   coap_session_t *all_next, *all_prev; /* every session of the context */
-  coap_queue_t *queue;            /* messages in flight, FIFO */
-  coap_security_t *security;      /* client (D)TLS settings, or NULL */
-  struct coap_tls_t *tls;         /* (D)TLS state (tls_internal.h), or NULL */
-  struct coap_stream_t *stream;   /* TCP/TLS/WS state (tcp.c), or NULL */
-  coap_address_t *mcast_addr;     /* multicast clients only */
-  void *app_data;
+  coap_session_ext_t *ext;        /* never NULL: see coap_session_ext_none */
+  const coap_address_t *local;    /* interned, the endpoint's, or ext's */
   uint64_t id;                    /* never reused within the process */
   uint64_t last_activity;         /* monotonic ms */
-  coap_session_stats_t stats;
-  coap_address_t local;
-  coap_address_t remote;
-  coap_timer_t ka_timer;
+  uint64_t created;               /* monotonic ms */
+  coap_peer_addr_t remote;
+  uint32_t sent, received, retransmitted, duplicates; /* stats */
   unsigned refcount;
   int ifindex;
   uint32_t hash;
-  uint16_t mtu;
   uint16_t next_mid;
   uint8_t type;                   /* coap_session_type_t */
   uint8_t state;                  /* coap_session_state_t */
   uint8_t proto;                  /* coap_proto_t */
-  uint8_t hops;
-  uint8_t con_active;             /* outstanding CONs (NSTART) */
   uint8_t in_lru;
-  uint8_t unix_bound;             /* local.cun path created by us */
-  uint8_t ka_outstanding;         /* a keepalive ping is in flight */
   uint8_t dead;                   /* released while dispatching */
   uint8_t in_htab;
-  uint8_t pending_err;            /* a send saw ECONNREFUSED: nack soon */
-  uint16_t ka_mid;                /* message ID of the keepalive ping */
-  uint8_t ping_tokens;            /* empty-CON pings that may be answered */
-  uint64_t ping_stamp;            /* monotonic ms of the last refill */
 };
+
+/* s's writable extension, allocated on first call; NULL when out of memory. */
+coap_session_ext_t *coap_session_ext(coap_session_t *s);
+/* The remote address in full form (a copy into *out). */
+void coap_session_remote(const coap_session_t *s, coap_address_t *out);
+/* Sets the remote address.  Returns 0 when out of memory (AF_UNIX). */
+int coap_session_set_remote(coap_session_t *s, const coap_address_t *a);
+/* The remote address for sendmsg()/connect(): its sockaddr and length. */
+const struct sockaddr *coap_session_remote_sa(const coap_session_t *s,
+                                              socklen_t *len);
+/* A writable local address owned by the session (client sessions bind and
+ * fill it); s->local then points at it.  NULL when out of memory. */
+coap_address_t *coap_session_own_local(coap_session_t *s);
+/* Frees an endpoint's interned local addresses (after its sessions). */
+void coap_endpoint_free_locals(coap_endpoint_t *ep);
 
 /* ---------------------------------------------------------------- resource */
 

@@ -144,7 +144,7 @@ coap_dedup_store(coap_dedup_t *slot, const uint8_t *data, size_t len)
 static void
 queue_append(coap_session_t *s, coap_queue_t *q)
 {
-  coap_queue_t **pp = &s->queue;
+  coap_queue_t **pp = &s->ext->queue;
 
   while (*pp)
     pp = &(*pp)->next;
@@ -155,7 +155,7 @@ queue_append(coap_session_t *s, coap_queue_t *q)
 static void
 queue_unlink(coap_session_t *s, coap_queue_t *q)
 {
-  for (coap_queue_t **pp = &s->queue; *pp; pp = &(*pp)->next)
+  for (coap_queue_t **pp = &s->ext->queue; *pp; pp = &(*pp)->next)
     if (*pp == q) {
       *pp = q->next;
       q->next = NULL;
@@ -177,8 +177,8 @@ queue_finish(coap_session_t *s, coap_queue_t *q)
 {
   queue_unlink(s, q);
   if (!q->waiting && !q->acked && q->pdu->type == COAP_MESSAGE_CON &&
-      s->con_active > 0)
-    s->con_active--;
+      s->ext->con_active > 0)
+    s->ext->con_active--;
   coap_timer_cancel(s->context, &q->timer);
 }
 
@@ -214,11 +214,11 @@ start_con(coap_session_t *s, coap_queue_t *q)
   coap_context_t *ctx = s->context;
 
   q->waiting = 0;
-  s->con_active++;
+  s->ext->con_active++;
   q->timeout_ms = initial_timeout(ctx);
   transmit(s, q->pdu);
   coap_timer_arm(ctx, &q->timer,
-                 s->pending_err ? ctx->now : coap_context_now(ctx) + q->timeout_ms);
+                 s->ext->pending_err ? ctx->now : coap_context_now(ctx) + q->timeout_ms);
 }
 
 void
@@ -226,8 +226,8 @@ coap_send_next_waiting(coap_session_t *s)
 {
   coap_queue_t *q;
 
-  while (s->con_active < NSTART && !s->dead) {
-    for (q = s->queue; q && !q->waiting; q = q->next)
+  while (s->ext->con_active < NSTART && !s->dead) {
+    for (q = s->ext->queue; q && !q->waiting; q = q->next)
       ;
     if (!q)
       return;
@@ -247,14 +247,14 @@ void
 coap_queue_drop_all(coap_session_t *s, coap_nack_reason_t reason,
                     int call_nack_handler)
 {
-  coap_queue_t *q = s->queue, *next;
+  coap_queue_t *q = s->ext->queue, *next;
 
   /* Detached first: a nack handler may send again on this session.  A
    * keepalive ping dropped here (an ICMP error, say) must not leave the
    * keepalive waiting forever for its answer. */
-  s->queue = NULL;
-  s->con_active = 0;
-  s->ka_outstanding = 0;
+  s->ext->queue = NULL;
+  s->ext->con_active = 0;
+  s->ext->ka_outstanding = 0;
   for (; q; q = next) {
     next = q->next;
     coap_timer_cancel(s->context, &q->timer);
@@ -269,7 +269,7 @@ coap_session_io_error(coap_session_t *s, int err)
 {
   if (s->dead)
     return;
-  s->pending_err = 0;
+  s->ext->pending_err = 0;
   coap_log_debug("%s: %s", coap_session_str(s), strerror(err));
   coap_queue_drop_all(s, COAP_NACK_ICMP_ISSUE, 1);
   if (s->dead)
@@ -283,7 +283,7 @@ static void
 con_failed(coap_session_t *s, coap_queue_t *q)
 {
   int ping = q->pdu->code == COAP_EMPTY_CODE;
-  int keepalive = ping && s->ka_outstanding && s->ka_mid == (uint16_t)q->mid;
+  int keepalive = ping && s->ext->ka_outstanding && s->ext->ka_mid == (uint16_t)q->mid;
 
   queue_finish(s, q);
   if (!ping && !is_request(q->pdu))
@@ -302,7 +302,7 @@ static void
 reliable_expired(coap_session_t *s, coap_queue_t *q)
 {
   int keepalive = q->pdu->code == COAP_SIGNALING_CODE_PING &&
-                  s->ka_outstanding && s->ka_mid == (uint16_t)q->mid;
+                  s->ext->ka_outstanding && s->ext->ka_mid == (uint16_t)q->mid;
 
   queue_unlink(s, q);
   call_nack(s, q->pdu, COAP_NACK_TOO_MANY_RETRIES, q->mid);
@@ -316,7 +316,7 @@ coap_queue_fire(coap_context_t *ctx, coap_queue_t *q)
 {
   coap_session_t *s = q->session;
 
-  if (s->pending_err) {
+  if (s->ext->pending_err) {
     coap_session_io_error(s, ECONNREFUSED);
     return;
   }
@@ -340,7 +340,7 @@ coap_queue_fire(coap_context_t *ctx, coap_queue_t *q)
   transmit(s, q->pdu);
   coap_session_event(s, COAP_EVENT_MSG_RETRANSMITTED);
   coap_timer_arm(ctx, &q->timer,
-                 s->pending_err ? ctx->now : ctx->now + q->timeout_ms);
+                 s->ext->pending_err ? ctx->now : ctx->now + q->timeout_ms);
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -392,7 +392,7 @@ send_non_request(coap_session_t *s, coap_pdu_t *pdu)
   transmit(s, pdu);
   coap_timer_arm(ctx, &q->timer,
                  coap_context_now(ctx) +
-                     (s->pending_err ? 0 : COAP_DEFAULT_NON_LIFETIME * 1000u));
+                     (s->ext->pending_err ? 0 : COAP_DEFAULT_NON_LIFETIME * 1000u));
   return mid;
 }
 
@@ -451,8 +451,8 @@ coap_send_internal(coap_session_t *s, coap_pdu_t *pdu)
 
   if (coap_proto_reliable((coap_proto_t)s->proto))
     return send_reliable(s, pdu);
-  if (s->mcast_addr)
-    coap_address_copy(&s->remote, s->mcast_addr);
+  if (s->ext->mcast_addr)
+    coap_address_copy(&s->remote, s->ext->mcast_addr);
   if (s->state == COAP_SESSION_STATE_NONE) /* UDP needs no handshake */
     coap_session_set_state(s, COAP_SESSION_STATE_ESTABLISHED);
   if (pdu->type == COAP_MESSAGE_CON)
@@ -504,7 +504,7 @@ coap_session_send_ping(coap_session_t *session)
 static coap_queue_t *
 find_by_mid(coap_session_t *s, coap_mid_t mid)
 {
-  for (coap_queue_t *q = s->queue; q; q = q->next)
+  for (coap_queue_t *q = s->ext->queue; q; q = q->next)
     if (q->mid == mid && !q->waiting)
       return q;
   return NULL;
@@ -513,7 +513,7 @@ find_by_mid(coap_session_t *s, coap_mid_t mid)
 static coap_queue_t *
 find_by_token(coap_session_t *s, const coap_pdu_t *rcvd)
 {
-  for (coap_queue_t *q = s->queue; q; q = q->next)
+  for (coap_queue_t *q = s->ext->queue; q; q = q->next)
     if (!q->waiting && is_request(q->pdu) &&
         q->pdu->token_length == rcvd->token_length &&
         memcmp(q->pdu->token, rcvd->token, rcvd->token_length) == 0)
@@ -524,8 +524,8 @@ find_by_token(coap_session_t *s, const coap_pdu_t *rcvd)
 static void
 pong(coap_session_t *s, coap_queue_t *q, const coap_pdu_t *rcvd)
 {
-  if (s->ka_outstanding && s->ka_mid == (uint16_t)q->mid)
-    s->ka_outstanding = 0;
+  if (s->ext->ka_outstanding && s->ext->ka_mid == (uint16_t)q->mid)
+    s->ext->ka_outstanding = 0;
   queue_finish(s, q);
   queue_free(s->context, q);
   if (s->context->pong_handler)
@@ -559,8 +559,8 @@ handle_ack(coap_session_t *s, const coap_pdu_t *rcvd)
   if (rcvd->code == COAP_EMPTY_CODE && is_request(q->pdu)) {
     /* Separate response to come (RFC 7252 5.2.2): stop retransmitting. */
     q->acked = 1;
-    if (s->con_active > 0)
-      s->con_active--;
+    if (s->ext->con_active > 0)
+      s->ext->con_active--;
     coap_timer_arm(s->context, &q->timer,
                    s->context->now + coap_exchange_lifetime_ms(s->context));
     coap_send_next_waiting(s);
@@ -627,7 +627,7 @@ handle_response(coap_session_t *s, const coap_pdu_t *rcvd, coap_dedup_t *slot)
     coap_dedup_store(slot, reply, sizeof(reply));
     coap_udp_reply(s, reply, sizeof(reply));
   }
-  if (s->mcast_addr && q->pdu->type == COAP_MESSAGE_NON) {
+  if (s->ext->mcast_addr && q->pdu->type == COAP_MESSAGE_NON) {
     /* Several servers may answer a multicast request: keep listening. */
     if (s->context->response_handler)
       s->context->response_handler(s, q->pdu, rcvd, rcvd->mid);
@@ -647,18 +647,18 @@ static int
 ping_allowed(coap_session_t *s)
 {
   uint64_t now = s->context->now;
-  uint64_t add = now > s->ping_stamp ? (now - s->ping_stamp) / COAP_PING_REFILL_MS : 0;
+  uint64_t add = now > s->ext->ping_stamp ? (now - s->ext->ping_stamp) / COAP_PING_REFILL_MS : 0;
 
-  if (add >= (uint64_t)(COAP_PING_BURST - s->ping_tokens)) {
-    s->ping_tokens = COAP_PING_BURST;
-    s->ping_stamp = now;
+  if (add >= (uint64_t)(COAP_PING_BURST - s->ext->ping_tokens)) {
+    s->ext->ping_tokens = COAP_PING_BURST;
+    s->ext->ping_stamp = now;
   } else if (add) {
-    s->ping_tokens = (uint8_t)(s->ping_tokens + add);
-    s->ping_stamp += add * COAP_PING_REFILL_MS;
+    s->ext->ping_tokens = (uint8_t)(s->ext->ping_tokens + add);
+    s->ext->ping_stamp += add * COAP_PING_REFILL_MS;
   }
-  if (s->ping_tokens == 0)
+  if (s->ext->ping_tokens == 0)
     return 0;
-  s->ping_tokens--;
+  s->ext->ping_tokens--;
   return 1;
 }
 
@@ -748,7 +748,7 @@ coap_handle_reliable(coap_session_t *s, coap_pdu_t *pdu)
 int
 coap_queue_pong(coap_session_t *s, const coap_pdu_t *rcvd)
 {
-  for (coap_queue_t *q = s->queue; q; q = q->next)
+  for (coap_queue_t *q = s->ext->queue; q; q = q->next)
     if (q->pdu->code == COAP_SIGNALING_CODE_PING &&
         q->pdu->token_length == rcvd->token_length &&
         memcmp(q->pdu->token, rcvd->token, rcvd->token_length) == 0) {

@@ -626,7 +626,7 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
     buf = stack;
     size = sizeof(stack);
   }
-  cap = (size_t)s->mtu + COAP_PDU_HEADROOM;
+  cap = (size_t)s->ext->mtu + COAP_PDU_HEADROOM;
   coap_pdu_init_static(&resp, buf, cap < size ? cap : size,
                        con ? COAP_MESSAGE_ACK : COAP_MESSAGE_NON,
                        COAP_EMPTY_CODE,
@@ -645,7 +645,7 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
   dispatch(s, req, &resp, opts);
   if (s->dead)
     return;
-  if (s->stream) {
+  if (s->ext->stream) {
     /* RFC 8323: nothing to acknowledge; the response goes on the stream. */
     if (resp.code != COAP_EMPTY_CODE && !suppressed(req, (uint8_t)resp.code))
       coap_stream_send_pdu(s, &resp);

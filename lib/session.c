@@ -137,13 +137,183 @@ htab_remove(coap_context_t *ctx, coap_session_t *s)
   }
 }
 
+/* ---------------------------------------------------------------- extension */
+
+const coap_session_ext_t coap_session_ext_none = {
+    .ka_timer = {.heap_index = COAP_TIMER_IDLE_INDEX,
+                 .kind = COAP_TIMER_KEEPALIVE},
+    .mtu = COAP_DEFAULT_MTU,
+    .hops = 1,
+};
+
+static int
+has_ext(const coap_session_t *s)
+{
+  return s->ext != &coap_session_ext_none;
+}
+
+coap_session_ext_t *
+coap_session_ext(coap_session_t *s)
+{
+  coap_session_ext_t *x;
+
+  if (has_ext(s))
+    return s->ext;
+  x = malloc(sizeof(*x));
+  if (!x) {
+    coap_log_warn("session: out of memory");
+    return NULL;
+  }
+  *x = coap_session_ext_none;
+  x->session = s;
+  s->ext = x;
+  return x;
+}
+
+void
+coap_session_remote(const coap_session_t *s, coap_address_t *out)
+{
+  coap_address_init(out);
+  switch (s->remote.sa.sa_family) {
+  case AF_INET:
+    out->addr.sin = s->remote.sin;
+    break;
+  case AF_INET6:
+    out->addr.sin6 = s->remote.sin6;
+    break;
+  case AF_UNIX:
+    *out = s->ext->remote_full;
+    return;
+  default:
+    break;
+  }
+  out->size = coap_address_socklen(out);
+}
+
+int
+coap_session_set_remote(coap_session_t *s, const coap_address_t *a)
+{
+  coap_session_ext_t *x;
+
+  memset(&s->remote, 0, sizeof(s->remote));
+  switch (a->addr.sa.sa_family) {
+  case AF_INET:
+    s->remote.sin = a->addr.sin;
+    return 1;
+  case AF_INET6:
+    s->remote.sin6 = a->addr.sin6;
+    return 1;
+  case AF_UNIX:
+    x = coap_session_ext(s);
+    if (!x)
+      return 0;
+    coap_address_copy(&x->remote_full, a);
+    s->remote.sa.sa_family = AF_UNIX;
+    return 1;
+  default:
+    s->remote.sa.sa_family = a->addr.sa.sa_family;
+    return 1;
+  }
+}
+
+const struct sockaddr *
+coap_session_remote_sa(const coap_session_t *s, socklen_t *len)
+{
+  switch (s->remote.sa.sa_family) {
+  case AF_INET:
+    *len = sizeof(s->remote.sin);
+    return &s->remote.sa;
+  case AF_INET6:
+    *len = sizeof(s->remote.sin6);
+    return &s->remote.sa;
+  case AF_UNIX:
+    *len = coap_address_socklen(&s->ext->remote_full);
+    return &s->ext->remote_full.addr.sa;
+  default:
+    *len = 0;
+    return &s->remote.sa;
+  }
+}
+
+coap_address_t *
+coap_session_own_local(coap_session_t *s)
+{
+  coap_session_ext_t *x = coap_session_ext(s);
+
+  if (!x)
+    return NULL;
+  if (s->local != &x->local_own) {
+    if (s->local)
+      coap_address_copy(&x->local_own, s->local);
+    else
+      coap_address_init(&x->local_own);
+    s->local = &x->local_own;
+  }
+  return &x->local_own;
+}
+
+/* The interned form of a server session's local address: the endpoint's
+ * bind address, or an entry of its small list of those seen. */
+static const coap_address_t *
+intern_local(coap_endpoint_t *ep, const coap_address_t *local)
+{
+  coap_local_addr_t *e;
+
+  if (!local || coap_address_equals(local, &ep->bind_addr))
+    return &ep->bind_addr;
+  for (e = ep->locals; e; e = e->next)
+    if (coap_address_equals(local, &e->addr))
+      return &e->addr;
+  if (ep->nlocals >= COAP_ENDPOINT_MAX_LOCALS)
+    return NULL;
+  e = malloc(sizeof(*e));
+  if (!e)
+    return NULL;
+  coap_address_copy(&e->addr, local);
+  e->next = ep->locals;
+  ep->locals = e;
+  ep->nlocals++;
+  return &e->addr;
+}
+
+void
+coap_endpoint_free_locals(coap_endpoint_t *ep)
+{
+  while (ep->locals) {
+    coap_local_addr_t *e = ep->locals;
+    ep->locals = e->next;
+    free(e);
+  }
+  ep->nlocals = 0;
+}
+
 /* IPv4, the usual peer, compared without a call. */
 static int
-same_ipv4(const coap_address_t *a, const coap_address_t *b)
+same_ipv4(const coap_peer_addr_t *a, const coap_address_t *b)
 {
-  return a->addr.sa.sa_family == AF_INET && b->addr.sa.sa_family == AF_INET &&
-         a->addr.sin.sin_port == b->addr.sin.sin_port &&
-         a->addr.sin.sin_addr.s_addr == b->addr.sin.sin_addr.s_addr;
+  return a->sa.sa_family == AF_INET && b->addr.sa.sa_family == AF_INET &&
+         a->sin.sin_port == b->addr.sin.sin_port &&
+         a->sin.sin_addr.s_addr == b->addr.sin.sin_addr.s_addr;
+}
+
+static int
+same_peer(const coap_session_t *s, const coap_address_t *b)
+{
+  if (s->remote.sa.sa_family != b->addr.sa.sa_family)
+    return 0;
+  switch (b->addr.sa.sa_family) {
+  case AF_INET:
+    return same_ipv4(&s->remote, b);
+  case AF_INET6:
+    return s->remote.sin6.sin6_port == b->addr.sin6.sin6_port &&
+           memcmp(&s->remote.sin6.sin6_addr, &b->addr.sin6.sin6_addr,
+                  sizeof(struct in6_addr)) == 0 &&
+           s->remote.sin6.sin6_scope_id == b->addr.sin6.sin6_scope_id;
+  case AF_UNIX:
+    return coap_address_equals(&s->ext->remote_full, b);
+  default:
+    return 0;
+  }
 }
 
 coap_session_t *
@@ -165,9 +335,9 @@ coap_session_find_server(coap_context_t *ctx, coap_endpoint_t *ep,
     if (s->hash != h || s->endpoint != ep)
       continue;
     if (peer->addr.sa.sa_family == AF_INET &&
-        s->remote.addr.sa.sa_family == AF_INET)
+        s->remote.sa.sa_family == AF_INET)
       return same_ipv4(&s->remote, peer) ? (ctx->last_found = s) : NULL;
-    if (coap_address_equals(&s->remote, peer))
+    if (same_peer(s, peer))
       return ctx->last_found = s;
   }
   return NULL;
@@ -262,7 +432,7 @@ coap_session_idle_expire(coap_context_t *ctx)
     coap_session_t *s = ctx->lru_head;
     if (s->last_activity + limit > ctx->now)
       break;
-    if (s->queue) {
+    if (s->ext->queue) {
       /* Still has messages in flight: give it another period. */
       coap_session_touch(s);
       continue;
@@ -290,13 +460,17 @@ coap_session_new(coap_context_t *ctx, coap_session_type_t type,
   s->type = (uint8_t)type;
   s->proto = (uint8_t)proto;
   s->state = COAP_SESSION_STATE_ESTABLISHED;
-  s->mtu = COAP_DEFAULT_MTU;
-  s->hops = 1;
   random_bytes(&mid, sizeof(mid));
   s->next_mid = mid;
   s->last_activity = coap_context_now(ctx);
-  s->stats.created_ms = (uint64_t)((int64_t)s->last_activity + ctx->wall_offset);
-  coap_timer_init(&s->ka_timer, COAP_TIMER_KEEPALIVE);
+  s->created = s->last_activity;
+  s->ext = (coap_session_ext_t *)(uintptr_t)&coap_session_ext_none;
+  /* Only an idle UDP server session goes without its extension. */
+  if ((type != COAP_SESSION_TYPE_SERVER || proto != COAP_PROTO_UDP) &&
+      !coap_session_ext(s)) {
+    free(s);
+    return NULL;
+  }
   s->all_next = ctx->sessions;
   if (ctx->sessions)
     ctx->sessions->all_prev = s;
@@ -312,9 +486,9 @@ evict_one(coap_context_t *ctx)
 
   /* Evicting a session with messages in flight would drop them silently;
    * prefer the oldest quiet one within a short look. */
-  for (int i = 0; s && s->queue && i < 8; i++)
+  for (int i = 0; s && s->ext->queue && i < 8; i++)
     s = s->lru_next;
-  if (s && !s->queue)
+  if (s && !s->ext->queue)
     coap_session_free(s);
 }
 
@@ -338,8 +512,14 @@ coap_session_get_server(coap_context_t *ctx, coap_endpoint_t *ep,
   if (!s)
     return NULL;
   s->endpoint = ep;
-  coap_address_copy(&s->remote, peer);
-  coap_address_copy(&s->local, local ? local : &ep->bind_addr);
+  s->local = intern_local(ep, local);
+  if (!coap_session_set_remote(s, peer) ||
+      (!s->local && !(s->local = coap_session_own_local(s)))) {
+    coap_session_free(s);
+    return NULL;
+  }
+  if (s->local == &s->ext->local_own)
+    coap_address_copy(&s->ext->local_own, local);
   s->hash = peer_hash(ep, peer);
   if (!htab_insert(ctx, s)) {
     coap_session_free(s);
@@ -381,7 +561,7 @@ session_destroy(coap_session_t *s)
   coap_observe_session_gone(s);
   coap_block_session_gone(s);
   coap_mcast_session_gone(s);
-  coap_timer_cancel(ctx, &s->ka_timer);
+  coap_timer_cancel(ctx, &s->ext->ka_timer);
   lru_unlink(ctx, s);
   if (ctx->last_found == s)
     ctx->last_found = NULL;
@@ -395,8 +575,8 @@ session_destroy(coap_session_t *s)
     close(s->io.fd);
     s->io.fd = -1;
   }
-  if (s->unix_bound)
-    unlink(s->local.addr.cun.sun_path);
+  if (s->ext->unix_bound)
+    unlink(s->local->addr.cun.sun_path);
   if (s->all_prev)
     s->all_prev->all_next = s->all_next;
   else if (ctx->sessions == s)
@@ -405,8 +585,10 @@ session_destroy(coap_session_t *s)
     s->all_next->all_prev = s->all_prev;
   ctx->session_count--;
   coap_tls_detach(s);
-  coap_security_free(s->security);
-  free(s->mcast_addr);
+  coap_security_free(s->ext->security);
+  free(s->ext->mcast_addr);
+  if (has_ext(s))
+    free(s->ext);
   free(s);
 }
 
@@ -423,7 +605,7 @@ coap_session_free(coap_session_t *s)
      * turn, but stop its traffic now. */
     s->dead = 1;
     coap_queue_drop_all(s, COAP_NACK_NOT_DELIVERABLE, 0);
-    coap_timer_cancel(ctx, &s->ka_timer);
+    coap_timer_cancel(ctx, &s->ext->ka_timer);
     if (s->io.fd >= 0)
       coap_loop_del(ctx, &s->io);
     s->lru_next = ctx->dead; /* a client is never in the LRU: reuse link */
@@ -500,7 +682,8 @@ coap_session_disconnected(coap_session_t *session, coap_nack_reason_t reason)
   if (!session || session->dead)
     return;
   coap_queue_drop_all(session, reason, 1);
-  session->ka_outstanding = 0;
+  if (has_ext(session))
+    session->ext->ka_outstanding = 0;
   coap_stream_disconnected(session); /* a stream's connection goes too */
   if (session->state == COAP_SESSION_STATE_NONE)
     return;
@@ -521,32 +704,41 @@ coap_session_set_type_client(coap_session_t *session)
 void
 coap_session_set_app_data(coap_session_t *session, void *data)
 {
-  if (session)
-    session->app_data = data;
+  if (session && (data || has_ext(session)) && coap_session_ext(session))
+    session->ext->app_data = data;
 }
 
 void *
 coap_session_get_app_data(const coap_session_t *session)
 {
-  return session ? session->app_data : NULL;
+  return session ? session->ext->app_data : NULL;
 }
 
 const coap_address_t *
 coap_session_get_addr_local(const coap_session_t *session)
 {
-  return session ? &session->local : NULL;
+  return session ? session->local : NULL;
 }
 
 const coap_address_t *
 coap_session_get_addr_mcast(const coap_session_t *session)
 {
-  return session ? session->mcast_addr : NULL;
+  return session ? session->ext->mcast_addr : NULL;
 }
 
 const coap_address_t *
 coap_session_get_addr_remote(const coap_session_t *session)
 {
-  return session ? &session->remote : NULL;
+  /* The caller holds the session, which is never defined const: the full
+   * form is made in its extension, which lives as long as it does. */
+  coap_session_t *s = (coap_session_t *)(uintptr_t)session;
+  coap_session_ext_t *x;
+
+  if (!s || !(x = coap_session_ext(s)))
+    return NULL;
+  if (s->remote.sa.sa_family != AF_UNIX)
+    coap_session_remote(s, &x->remote_full);
+  return &x->remote_full;
 }
 
 coap_context_t *
@@ -583,25 +775,25 @@ coap_session_get_type(const coap_session_t *session)
 const coap_bin_const_t *
 coap_session_get_psk_hint(const coap_session_t *session)
 {
-  if (!session || !session->security || !session->security->psk_hint.s)
+  if (!session || !session->ext->security || !session->ext->security->psk_hint.s)
     return NULL;
-  return &session->security->psk_hint;
+  return &session->ext->security->psk_hint;
 }
 
 const coap_bin_const_t *
 coap_session_get_psk_key(const coap_session_t *session)
 {
-  if (!session || !session->security || !session->security->psk_key.s)
+  if (!session || !session->ext->security || !session->ext->security->psk_key.s)
     return NULL;
-  return &session->security->psk_key;
+  return &session->ext->security->psk_key;
 }
 
 const coap_bin_const_t *
 coap_session_get_psk_identity(const coap_session_t *session)
 {
-  if (!session || !session->security || !session->security->psk_identity.s)
+  if (!session || !session->ext->security || !session->ext->security->psk_identity.s)
     return NULL;
-  return &session->security->psk_identity;
+  return &session->ext->security->psk_identity;
 }
 
 void
@@ -614,20 +806,22 @@ coap_session_set_mtu(coap_session_t *session, unsigned mtu)
     mtu = 64;
   if (mtu > 65535)
     mtu = 65535;
-  session->mtu = (uint16_t)mtu;
+  if (mtu == session->ext->mtu || !coap_session_ext(session))
+    return;
+  session->ext->mtu = (uint16_t)mtu;
 }
 
 size_t
 coap_session_max_pdu_size(const coap_session_t *session)
 {
   /* UDP: the 4-byte header is part of the PDU, so the whole MTU. */
-  return session ? session->mtu : 0;
+  return session ? session->ext->mtu : 0;
 }
 
 size_t
 coap_session_get_mtu(const coap_session_t *session)
 {
-  return session ? session->mtu : 0;
+  return session ? session->ext->mtu : 0;
 }
 
 int
@@ -635,12 +829,12 @@ coap_mcast_set_hops(coap_session_t *session, size_t hops)
 {
   int v = (int)hops;
 
-  if (!session || hops > 255)
+  if (!session || hops > 255 || !coap_session_ext(session))
     return 0;
-  session->hops = (uint8_t)hops;
-  if (session->io.fd < 0 || !session->mcast_addr)
+  session->ext->hops = (uint8_t)hops;
+  if (session->io.fd < 0 || !session->ext->mcast_addr)
     return 1;
-  if (session->mcast_addr->addr.sa.sa_family == AF_INET6)
+  if (session->ext->mcast_addr->addr.sa.sa_family == AF_INET6)
     return setsockopt(session->io.fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &v,
                       sizeof(v)) == 0;
   return setsockopt(session->io.fd, IPPROTO_IP, IP_MULTICAST_TTL, &v,
@@ -650,7 +844,7 @@ coap_mcast_set_hops(coap_session_t *session, size_t hops)
 size_t
 coap_session_get_mcast_hops(const coap_session_t *session)
 {
-  return session ? session->hops : 0;
+  return session ? session->ext->hops : 0;
 }
 
 const char *
@@ -658,12 +852,14 @@ coap_session_str(const coap_session_t *session)
 {
   static char buf[2 * 120 + 16];
   unsigned char l[120], r[120];
+  coap_address_t ra;
 
   if (!session)
     return "(null session)";
-  if (!coap_print_addr(&session->local, l, sizeof(l)))
+  coap_session_remote(session, &ra);
+  if (!session->local || !coap_print_addr(session->local, l, sizeof(l)))
     snprintf((char *)l, sizeof(l), "-");
-  if (!coap_print_addr(&session->remote, r, sizeof(r)))
+  if (!coap_print_addr(&ra, r, sizeof(r)))
     snprintf((char *)r, sizeof(r), "-");
   snprintf(buf, sizeof(buf), "%s <-> %s %s", l, r,
            coap_proto_name((coap_proto_t)session->proto)
@@ -678,7 +874,13 @@ coap_session_get_stats(const coap_session_t *session,
 {
   if (!session || !stats)
     return 0;
-  *stats = session->stats;
+  memset(stats, 0, sizeof(*stats));
+  stats->sent = session->sent;
+  stats->received = session->received;
+  stats->retransmitted = session->retransmitted;
+  stats->duplicates = session->duplicates;
+  stats->created_ms =
+      (uint64_t)((int64_t)session->created + session->context->wall_offset);
   stats->last_rx_tx_ms =
       (uint64_t)((int64_t)session->last_activity + session->context->wall_offset);
   return 1;
@@ -727,7 +929,7 @@ coap_new_message_id(coap_session_t *session)
 int
 coap_token_in_use(const coap_session_t *s, const uint8_t *tok, size_t len)
 {
-  for (const coap_queue_t *q = s->queue; q; q = q->next)
+  for (const coap_queue_t *q = s->ext->queue; q; q = q->next)
     if (q->pdu && q->pdu->token_length == len &&
         memcmp(q->pdu->token, tok, len) == 0)
       return 1;
@@ -791,7 +993,7 @@ client_new(coap_context_t *ctx, const coap_address_t *local_if,
   s = coap_session_new(ctx, COAP_SESSION_TYPE_CLIENT, proto);
   if (!s)
     goto fail;
-  s->security = sec;
+  s->ext->security = sec;
   sec = NULL;
   s->refcount = 1;
   if (coap_proto_reliable(proto) ? !coap_tcp_client_open(s, local_if, server)

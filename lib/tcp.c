@@ -5,7 +5,7 @@
  * signalling messages (CSM, Ping/Pong, Release, Abort) and the defences of
  * a server against peers that never speak, stall mid-frame or send garbage.
  *
- * Only stream sessions carry a coap_stream_t (s->stream): UDP sessions pay
+ * Only stream sessions carry a coap_stream_t (s->ext->stream): UDP sessions pay
  * nothing.  Closing happens at the top of an event (I/O or timer), never
  * inside the delivery of a message: a nested path only asks for it
  * (stream_close_soon), so nothing below ever sees a freed session.
@@ -153,15 +153,15 @@ stream_new(coap_session_t *s)
       return NULL;
     }
   }
-  s->stream = st;
-  s->mtu = COAP_TCP_DEFAULT_MMS;
+  s->ext->stream = st;
+  s->ext->mtu = COAP_TCP_DEFAULT_MMS;
   return st;
 }
 
 static int
 set_events(coap_session_t *s, uint32_t want)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   struct epoll_event ev = {.events = want, .data.ptr = &s->io};
 
   if (st->closed || s->io.fd < 0 || st->events == want)
@@ -179,7 +179,7 @@ set_events(coap_session_t *s, uint32_t want)
 static void
 update_events(coap_session_t *s)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   uint32_t want = 0;
 
   if (st->connected && st->out_len < OUT_HIGH_WATER)
@@ -201,7 +201,7 @@ partial_input(const coap_stream_t *st)
 static void
 stream_rearm(coap_session_t *s)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   coap_context_t *ctx = s->context;
   uint64_t now = coap_context_now(ctx), deadline = 0;
 
@@ -231,7 +231,7 @@ stream_rearm(coap_session_t *s)
 static void
 stream_close_soon(coap_session_t *s, close_kind_t kind, int err)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
 
   if (!st || st->pending)
     return;
@@ -244,13 +244,13 @@ stream_close_soon(coap_session_t *s, close_kind_t kind, int err)
 static void
 stream_shut(coap_session_t *s)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   coap_context_t *ctx = s->context;
 
   if (st->closed)
     return;
   st->closed = 1;
-  if (s->tls)
+  if (s->ext->tls)
     coap_tls_close(s); /* close_notify, into out */
   if (st->out_len && st->connected && s->io.fd >= 0) {
     /* Best effort: an Abort or close_notify still goes if it fits. */
@@ -279,7 +279,7 @@ stream_shut(coap_session_t *s)
 static void
 stream_end(coap_session_t *s, close_kind_t kind)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   int was_up = s->state != COAP_SESSION_STATE_NONE;
   int established = st->csm_rcvd;
 
@@ -309,16 +309,16 @@ stream_end(coap_session_t *s, close_kind_t kind)
 void
 coap_stream_free(coap_session_t *s)
 {
-  coap_stream_t *st = s ? s->stream : NULL;
+  coap_stream_t *st = s ? s->ext->stream : NULL;
 
   if (!st)
     return;
   stream_shut(s);
-  if (s->tls)
+  if (s->ext->tls)
     coap_tls_detach(s);
   coap_ws_free(st->ws);
   free(st);
-  s->stream = NULL;
+  s->ext->stream = NULL;
 }
 
 /* ---------------------------------------------------------------- output */
@@ -353,7 +353,7 @@ buf_append(uint8_t **buf, size_t *len, size_t *cap, size_t max,
 static ssize_t
 raw_send(coap_session_t *s, const uint8_t *data, size_t len)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   size_t done = 0;
 
   if (!st || st->closed || st->pending)
@@ -380,7 +380,7 @@ raw_send(coap_session_t *s, const uint8_t *data, size_t len)
 static void
 flush_out(coap_session_t *s)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   ssize_t r;
 
   if (!st->out_len || st->closed)
@@ -401,7 +401,7 @@ static int
 link_send(coap_session_t *s, const uint8_t *data, size_t len)
 {
   if (is_tls(s)) {
-    if (!s->tls || coap_tls_send(s, data, len) < 0) {
+    if (!s->ext->tls || coap_tls_send(s, data, len) < 0) {
       stream_close_soon(s, CLOSE_FAILED, EPROTO);
       return 0;
     }
@@ -417,7 +417,7 @@ static int
 ws_send(coap_session_t *s, const uint8_t *frame, size_t len)
 {
   uint8_t hdr[14], key[4], chunk[1024];
-  size_t hl = coap_ws_frame_header(s->stream->ws, COAP_WS_OP_BINARY, len, hdr,
+  size_t hl = coap_ws_frame_header(s->ext->stream->ws, COAP_WS_OP_BINARY, len, hdr,
                                    key);
   int masked = s->type == COAP_SESSION_TYPE_CLIENT;
 
@@ -440,7 +440,7 @@ ws_send(coap_session_t *s, const uint8_t *frame, size_t len)
 static int
 frame_send(coap_session_t *s, const uint8_t *frame, size_t len)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
 
   if (!st->channel) {
     uint8_t pfx[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16),
@@ -460,17 +460,17 @@ static int
 pdu_send(coap_session_t *s, coap_pdu_t *pdu)
 {
   size_t len;
-  const uint8_t *data = s->stream->ws ? coap_pdu_encode_ws(pdu, &len)
+  const uint8_t *data = s->ext->stream->ws ? coap_pdu_encode_ws(pdu, &len)
                                       : coap_pdu_encode_tcp(pdu, &len);
 
   if (!data) {
     coap_log_warn("%s: cannot encode the message", coap_session_str(s));
     return 0;
   }
-  if (len > (size_t)s->stream->peer_mms + COAP_TCP_HEADER_MAX) {
+  if (len > (size_t)s->ext->stream->peer_mms + COAP_TCP_HEADER_MAX) {
     coap_log_warn("%s: a %zu-byte message exceeds the peer's "
                   "Max-Message-Size %u",
-                  coap_session_str(s), len, (unsigned)s->stream->peer_mms);
+                  coap_session_str(s), len, (unsigned)s->ext->stream->peer_mms);
     return 0;
   }
   if (!frame_send(s, data, len))
@@ -483,7 +483,7 @@ pdu_send(coap_session_t *s, coap_pdu_t *pdu)
 int
 coap_stream_send_pdu(coap_session_t *s, coap_pdu_t *pdu)
 {
-  coap_stream_t *st = s ? s->stream : NULL;
+  coap_stream_t *st = s ? s->ext->stream : NULL;
 
   if (!st || st->closed || st->pending || !pdu)
     return 0;
@@ -526,7 +526,7 @@ send_csm(coap_session_t *s)
   coap_add_option(&pdu, COAP_SIGNALING_OPTION_MAX_MESSAGE_SIZE, n, mms);
   /* RFC 8323 5.3.2: block-wise transfers are supported (block.c). */
   coap_add_option(&pdu, COAP_SIGNALING_OPTION_BLOCK_WISE_TRANSFER, 0, NULL);
-  data = s->stream->ws ? coap_pdu_encode_ws(&pdu, &len)
+  data = s->ext->stream->ws ? coap_pdu_encode_ws(&pdu, &len)
                        : coap_pdu_encode_tcp(&pdu, &len);
   if (data && frame_send(s, data, len))
     s->stats.sent++;
@@ -540,7 +540,7 @@ stream_abort(coap_session_t *s, coap_option_num_t bad_csm_opt, const char *why)
   size_t n = coap_encode_var_safe(v, sizeof(v), bad_csm_opt);
 
   coap_log_info("%s: abort: %s", coap_session_str(s), why);
-  if (s->stream->channel)
+  if (s->ext->stream->channel)
     send_signal(s, COAP_SIGNALING_CODE_ABORT, NULL,
                 bad_csm_opt ? COAP_SIGNALING_OPTION_BAD_CSM_OPTION : 0, v, n,
                 why);
@@ -552,7 +552,7 @@ stream_abort(coap_session_t *s, coap_option_num_t bad_csm_opt, const char *why)
 static void
 channel_open(coap_session_t *s)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   uint8_t *hold = st->hold;
   size_t hold_len = st->hold_len;
 
@@ -594,7 +594,7 @@ opt_uint(const coap_opt_t *o)
 static void
 handle_csm(coap_session_t *s, const coap_pdu_t *pdu)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   coap_opt_iterator_t oi;
   coap_opt_t *o;
 
@@ -618,7 +618,7 @@ handle_csm(coap_session_t *s, const coap_pdu_t *pdu)
   }
   coap_log_debug("%s: CSM: Max-Message-Size %u", coap_session_str(s),
                  (unsigned)st->peer_mms);
-  s->mtu = (uint16_t)(st->peer_mms > 65535 ? 65535
+  s->ext->mtu = (uint16_t)(st->peer_mms > 65535 ? 65535
                       : st->peer_mms < 64  ? 64
                                            : st->peer_mms);
   if (st->csm_rcvd)
@@ -713,7 +713,7 @@ handle_signal(coap_session_t *s, const coap_pdu_t *pdu)
 static int
 stopped(const coap_session_t *s)
 {
-  return s->dead || !s->stream || s->stream->pending || s->stream->closed;
+  return s->dead || !s->ext->stream || s->ext->stream->pending || s->ext->stream->closed;
 }
 
 /* One received frame.  Returns non-zero to stop reading. */
@@ -721,7 +721,7 @@ static int
 handle_frame(coap_session_t *s, const uint8_t *data, size_t len)
 {
   coap_pdu_t pdu;
-  coap_parse_status_t ps = s->stream->ws ? coap_pdu_view_ws(&pdu, data, len)
+  coap_parse_status_t ps = s->ext->stream->ws ? coap_pdu_view_ws(&pdu, data, len)
                                          : coap_pdu_view_tcp(&pdu, data, len);
 
   s->stats.received++;
@@ -732,7 +732,7 @@ handle_frame(coap_session_t *s, const uint8_t *data, size_t len)
     return 1;
   }
   pdu.session = s;
-  if (!s->stream->csm_rcvd && pdu.code != COAP_SIGNALING_CODE_CSM &&
+  if (!s->ext->stream->csm_rcvd && pdu.code != COAP_SIGNALING_CODE_CSM &&
       pdu.code != COAP_EMPTY_CODE) {
     /* RFC 8323 5.3: the CSM is the first message on the connection. */
     stream_abort(s, 0, "the first message was not a CSM");
@@ -754,7 +754,7 @@ frame_cb(void *arg, const uint8_t *frame, size_t len)
 static void
 ws_input(coap_session_t *s, const uint8_t *data, size_t len)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
 
   while (len > 0 && !stopped(s)) {
     uint8_t reply[WS_REPLY_MAX];
@@ -795,7 +795,7 @@ ws_input(coap_session_t *s, const uint8_t *data, size_t len)
 static void
 link_input(coap_session_t *s, const uint8_t *data, size_t len)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   uint64_t size = 0;
   char why[80];
 
@@ -834,7 +834,7 @@ tls_input(coap_session_t *s, const uint8_t *data, size_t len)
 {
   coap_tls_status_t r = coap_tls_receive(s, data, len);
 
-  if (r == COAP_TLS_CONNECTED && !s->dead && !s->stream->csm_rcvd &&
+  if (r == COAP_TLS_CONNECTED && !s->dead && !s->ext->stream->csm_rcvd &&
       s->state == COAP_SESSION_STATE_HANDSHAKE)
     coap_session_set_state(s, COAP_SESSION_STATE_CSM);
   if (r == COAP_TLS_FAILED) {
@@ -863,7 +863,7 @@ session_read(coap_session_t *s)
         stream_close_soon(s, CLOSE_FAILED, errno);
       return;
     }
-    if (s->tls)
+    if (s->ext->tls)
       tls_input(s, buf, (size_t)n);
     else
       link_input(s, buf, (size_t)n);
@@ -879,7 +879,7 @@ session_read(coap_session_t *s)
 static int
 transport_ready(coap_session_t *s)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
   int client = s->type == COAP_SESSION_TYPE_CLIENT;
 
   st->connected = 1;
@@ -921,7 +921,7 @@ connect_done(coap_session_t *s)
     unsigned char a[INET6_ADDRSTRLEN + 16];
     coap_print_addr(&s->remote, a, sizeof(a));
     coap_log_warn("connect to %s: %s", a, strerror(err));
-    s->stream->err = err;
+    s->ext->stream->err = err;
     stream_end(s, CLOSE_FAILED);
     return;
   }
@@ -933,7 +933,7 @@ connect_done(coap_session_t *s)
 static void
 stream_settle(coap_session_t *s)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
 
   if (s->dead || !st)
     return;
@@ -948,7 +948,7 @@ void
 coap_tcp_session_event(coap_context_t *ctx, coap_session_t *s,
                        uint32_t events)
 {
-  coap_stream_t *st = s->stream;
+  coap_stream_t *st = s->ext->stream;
 
   (void)ctx;
   if (s->dead || st->closed)
@@ -956,7 +956,7 @@ coap_tcp_session_event(coap_context_t *ctx, coap_session_t *s,
   if (!st->connected) {
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
       connect_done(s);
-    if (!s->dead && s->stream && !s->stream->closed)
+    if (!s->dead && s->ext->stream && !s->ext->stream->closed)
       stream_settle(s);
     return;
   }
@@ -999,7 +999,7 @@ coap_stream_timer_fire(coap_context_t *ctx, coap_timer_t *t)
 void
 coap_stream_disconnected(coap_session_t *s)
 {
-  if (s && s->stream && !s->stream->closed)
+  if (s && s->ext->stream && !s->ext->stream->closed)
     stream_close_soon(s, CLOSE_LOCAL, 0);
 }
 
@@ -1073,21 +1073,21 @@ accept_one(coap_endpoint_t *ep, int fd, const coap_address_t *peer)
   s = coap_session_find_server(ctx, ep, peer);
   if (s) {
     /* The same address and port again: the old connection is gone. */
-    if (s->stream)
+    if (s->ext->stream)
       stream_shut(s);
     if (s->refcount == 0)
       coap_session_free(s);
   }
   s = coap_session_get_server(ctx, ep, peer, &local);
-  if (!s || s->stream || !stream_new(s)) {
+  if (!s || s->ext->stream || !stream_new(s)) {
     close(fd);
-    if (s && !s->stream && s->refcount == 0)
+    if (s && !s->ext->stream && s->refcount == 0)
       coap_session_free(s);
     return;
   }
   s->io.fd = fd;
-  s->stream->events = EPOLLIN;
-  s->stream->counted = 1;
+  s->ext->stream->events = EPOLLIN;
+  s->ext->stream->counted = 1;
   ctx->stream_conns++;
   coap_session_set_state(s, COAP_SESSION_STATE_CONNECTING);
   if (!coap_loop_add(ctx, &s->io) || !transport_ready(s)) {

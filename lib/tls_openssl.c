@@ -66,7 +66,7 @@ typedef struct coap_tls_ctx_t {
 static coap_tls_t *
 tls_of(const coap_session_t *s)
 {
-  return s ? s->tls : NULL;
+  return s ? s->ext->tls : NULL;
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -319,9 +319,9 @@ bin_set(coap_bin_const_t *dst, const uint8_t *s, size_t len)
 static coap_security_t *
 session_security(coap_session_t *s)
 {
-  if (!s->security)
-    s->security = calloc(1, sizeof(*s->security));
-  return s->security;
+  if (!s->ext->security)
+    s->ext->security = calloc(1, sizeof(*s->ext->security));
+  return s->ext->security;
 }
 
 /* The server's settings, or NULL. */
@@ -336,7 +336,7 @@ static const coap_dtls_pki_t *
 pki_of(const coap_tls_t *t)
 {
   const coap_security_t *sec =
-      t->is_client ? t->session->security : server_security(t);
+      t->is_client ? t->session->ext->security : server_security(t);
 
   return sec && sec->has_pki ? &sec->pki : NULL;
 }
@@ -348,7 +348,7 @@ psk_client_cb(SSL *ssl, const char *hint, char *identity,
 {
   coap_tls_t *t = SSL_get_app_data(ssl);
   coap_session_t *s = t ? t->session : NULL;
-  coap_security_t *sec = s ? s->security : NULL;
+  coap_security_t *sec = s ? s->ext->security : NULL;
   coap_bin_const_t id, key;
 
   if (!sec || !sec->has_psk)
@@ -779,7 +779,7 @@ server_ssl_ctx(coap_context_t *ctx, int dgram)
 static SSL_CTX *
 client_ssl_ctx(coap_session_t *s, int dgram)
 {
-  const coap_security_t *sec = s->security;
+  const coap_security_t *sec = s->ext->security;
   SSL_CTX *c = new_ssl_ctx(s->context, dgram, 0);
 
   if (!c)
@@ -799,7 +799,7 @@ client_ssl_ctx(coap_session_t *s, int dgram)
 static int
 client_names(coap_tls_t *t)
 {
-  const coap_security_t *sec = t->session->security;
+  const coap_security_t *sec = t->session->ext->security;
   const char *sni = sec ? sec->client_sni : NULL;
 
   if (!sni || !*sni)
@@ -919,14 +919,14 @@ coap_tls_attach(coap_session_t *s, int is_client, coap_tls_raw_send_t raw,
   coap_tls_t *t;
   SSL_CTX *c;
 
-  if (s->tls)
+  if (s->ext->tls)
     return 1;
   t = tls_new(s->context, s, is_client, dgram);
   if (!t)
     return 0;
   t->raw = raw;
   t->deliver = deliver;
-  s->tls = t;
+  s->ext->tls = t;
   c = is_client ? (t->own_ctx = client_ssl_ctx(s, dgram))
                 : server_ssl_ctx(s->context, dgram);
   if (!c || !ssl_setup(t, c)) {
@@ -956,10 +956,10 @@ coap_tls_attach(coap_session_t *s, int is_client, coap_tls_raw_send_t raw,
 void
 coap_tls_detach(coap_session_t *s)
 {
-  if (!s || !s->tls)
+  if (!s || !s->ext->tls)
     return;
-  tls_free(s->tls);
-  s->tls = NULL;
+  tls_free(s->ext->tls);
+  s->ext->tls = NULL;
 }
 
 void
@@ -1107,7 +1107,7 @@ coap_tls_receive(coap_session_t *s, const uint8_t *data, size_t len)
   t->in_len = len;
   st = drive(t);
   /* What a stream read left unread is never kept: OpenSSL buffers it. */
-  if (s->tls == t) {
+  if (s->ext->tls == t) {
     t->in = NULL;
     t->in_len = 0;
   }
@@ -1242,7 +1242,7 @@ evict_hello(coap_context_t *ctx)
   coap_session_t *oldest = NULL;
 
   for (coap_session_t *s = ctx->sessions; s; s = s->all_next)
-    if (s->type == COAP_SESSION_TYPE_HELLO && s->tls && !s->dead &&
+    if (s->type == COAP_SESSION_TYPE_HELLO && s->ext->tls && !s->dead &&
         (!oldest || s->id < oldest->id))
       oldest = s;
   if (oldest) {
@@ -1275,7 +1275,7 @@ adopt(coap_endpoint_t *ep, const coap_address_t *peer,
   lt->hs_deadline = coap_context_now(ctx) + COAP_TLS_HANDSHAKE_TIMEOUT_MS;
   lt->hello_counted = 1;
   tc->hello_count++;
-  s->tls = lt;
+  s->ext->tls = lt;
   s->type = COAP_SESSION_TYPE_HELLO;
   coap_session_set_state(s, COAP_SESSION_STATE_HANDSHAKE);
   return s;
@@ -1329,7 +1329,7 @@ coap_dtls_endpoint_datagram(coap_endpoint_t *ep, const coap_address_t *peer,
   coap_session_t *s = coap_session_find_server(ep->context, ep, peer);
   coap_tls_status_t st;
 
-  if (!s || !s->tls) {
+  if (!s || !s->ext->tls) {
     if (s)
       coap_session_free(s); /* a stale plain session: start over */
     s = coap_dtls_accept(ep, peer, local, data, len);
@@ -1337,7 +1337,7 @@ coap_dtls_endpoint_datagram(coap_endpoint_t *ep, const coap_address_t *peer,
       return;
     if (ifindex >= 0)
       s->ifindex = ifindex;
-    st = drive(s->tls);
+    st = drive(s->ext->tls);
   } else {
     if (ifindex >= 0)
       s->ifindex = ifindex;

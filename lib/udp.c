@@ -176,6 +176,7 @@ coap_free_endpoint(coap_endpoint_t *endpoint)
   }
   if (endpoint->bind_addr.addr.sa.sa_family == AF_UNIX)
     unlink(endpoint->bind_addr.addr.cun.sun_path);
+  coap_endpoint_free_locals(endpoint);
   free(endpoint);
 }
 
@@ -225,12 +226,12 @@ coap_join_mcast_group_intf(coap_context_t *context, const char *groupname,
 static int
 client_mcast_setup(coap_session_t *s)
 {
-  int hops = s->hops;
+  int hops = s->ext->hops;
 
-  s->mcast_addr = malloc(sizeof(*s->mcast_addr));
-  if (!s->mcast_addr)
+  s->ext->mcast_addr = malloc(sizeof(*s->ext->mcast_addr));
+  if (!s->ext->mcast_addr)
     return 0;
-  coap_address_copy(s->mcast_addr, &s->remote);
+  coap_address_copy(s->ext->mcast_addr, &s->remote);
   if (s->remote.addr.sa.sa_family == AF_INET6)
     return setsockopt(s->io.fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops,
                       sizeof(hops)) == 0;
@@ -281,7 +282,7 @@ coap_udp_client_open(coap_session_t *s, const coap_address_t *local_if,
     if (family == AF_UNIX) {
       /* Recorded now so that a failure below still removes the file. */
       coap_address_copy(&s->local, local_if);
-      s->unix_bound = 1;
+      s->ext->unix_bound = 1;
     }
   }
   if (coap_is_mcast(&s->remote)) {
@@ -343,7 +344,7 @@ session_fd(const coap_session_t *s, int *connected)
 {
   if (s->io.fd >= 0) {
     /* AF_UNIX clients stay unconnected: the server may not exist yet. */
-    *connected = s->mcast_addr == NULL &&
+    *connected = s->ext->mcast_addr == NULL &&
                  s->remote.addr.sa.sa_family != AF_UNIX;
     return s->io.fd;
   }
@@ -354,7 +355,7 @@ session_fd(const coap_session_t *s, int *connected)
 ssize_t
 coap_udp_send(coap_session_t *s, const uint8_t *data, size_t len)
 {
-  ssize_t r = s->tls && s->proto == COAP_PROTO_DTLS
+  ssize_t r = s->ext->tls && s->proto == COAP_PROTO_DTLS
                   ? coap_tls_send(s, data, len)
                   : coap_udp_send_raw(s, data, len);
 
@@ -390,7 +391,7 @@ coap_udp_send_raw(coap_session_t *s, const uint8_t *data, size_t len)
     /* Reported through the queue's timer, not from inside coap_send. */
     if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH ||
         err == ENOENT)
-      s->pending_err = 1;
+      s->ext->pending_err = 1;
     errno = err;
     return -1;
   }
@@ -418,7 +419,7 @@ coap_udp_batch_commit(coap_context_t *ctx, coap_session_t *s,
   unsigned i = b->tx_count;
   struct msghdr *m;
 
-  if (fd != b->tx_fd || i >= COAP_BATCH || s->tls) {
+  if (fd != b->tx_fd || i >= COAP_BATCH || s->ext->tls) {
     coap_udp_send(s, data, len);
     return;
   }
@@ -664,11 +665,11 @@ session_datagram(coap_session_t *s, struct msghdr *m, const uint8_t *data,
 
   if (ifindex >= 0)
     s->ifindex = ifindex;
-  if (s->mcast_addr && m->msg_namelen > 0) {
+  if (s->ext->mcast_addr && m->msg_namelen > 0) {
     /* The responder's unicast address, until the next coap_send. */
     peer_from(&s->remote, m);
   }
-  if (s->tls)
+  if (s->ext->tls)
     coap_dtls_session_datagram(s, data, len);
   else
     coap_handle_datagram(s, data, len);

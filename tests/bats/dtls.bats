@@ -14,7 +14,6 @@ setup_file() {
 
 setup() {
   require_tools
-  "$SERVER_BIN" --help | grep -q -- '--dtls-port' || skip "coap-server has no DTLS"
 }
 
 # start_dtls_server ARGS...: our server on 127.0.0.1 with free UDP and DTLS
@@ -239,10 +238,7 @@ secret_file() { # NAME CONTENT
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 @test "dtls defence: a thousand failed handshakes leave sessions and memory as they were" {
-  local i before after admin="" n0 n1
-  if "$SERVER_BIN" --help | grep -q -- '--admin' && command -v jq >/dev/null; then
-    admin="$BATS_TEST_TMPDIR/admin.sock"
-  fi
+  local i before after admin="$BATS_TEST_TMPDIR/admin.sock" n0 n1
   # No default key: an unknown identity is refused at once (an alert), so
   # every handshake gets as far as a HELLO session and then fails.
   start_dtls_server --psk-file "$(secret_file ids 'alice,k-a')" \
@@ -250,17 +246,18 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
   # Warm-up: the allocator's first pages are not a leak.
   for i in $(seq 1 50); do client -B 2 --quiet -u nobody -k x "$SURI/" || true; done
   before=$(rss_kb "$SERVER_PID")
-  [ -z "$admin" ] || n0=$("$COAPKIT_BUILDDIR/coap-session-dump" --server "$admin" --json | jq length)
+  n0=$("$COAPKIT_BUILDDIR/coap-session-dump" --server "$admin" --json | jq length)
   for i in $(seq 1 1000); do
     client -B 2 --quiet -u nobody -k x "$SURI/" || true
   done
   after=$(rss_kb "$SERVER_PID")
   echo "VmRSS before $before kB, after $after kB"
-  [ "$after" -le $((before + 1024)) ]
-  if [ -n "$admin" ]; then
-    n1=$("$COAPKIT_BUILDDIR/coap-session-dump" --server "$admin" --json | jq length)
-    echo "sessions before $n0, after $n1"
-    [ "$n1" -eq "$n0" ]
+  n1=$("$COAPKIT_BUILDDIR/coap-session-dump" --server "$admin" --json | jq length)
+  echo "sessions before $n0, after $n1"
+  [ "$n1" -eq "$n0" ]
+  # ASan keeps freed memory in quarantine: RSS says nothing there.
+  if ! sanitized; then
+    [ "$after" -le $((before + 1024)) ]
   fi
   # The server still serves a good client.
   run client -B 5 -u alice -k k-a "$SURI/"

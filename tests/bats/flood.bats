@@ -41,10 +41,6 @@ rss_kib() {
 
 # ASan keeps freed memory in quarantine and shadows every byte: its RSS says
 # nothing about ours.
-sanitized() {
-  grep -q __asan_init "$SERVER_BIN" 2>/dev/null
-}
-
 @test "100000 peers: RSS stays bounded by --max-sessions, a client is answered throughout" {
   require_flood
   local max=1000 pid rss0 rss1 bound flood_pid i ok=0 bad=0
