@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "client.h"
 #include "exitcode.h"
 #include "keys.h"
@@ -125,35 +126,21 @@ usage(FILE *out)
       out);
 }
 
+static const ck_cli_t cli = {"coap-client", usage, OPT_HELP, OPT_VERSION};
+
 static int
 bad_value(int opt, const char *value, const char *expected)
 {
-  return ck_usage_error("invalid value '%s' for -%c: %s", value, opt,
-                        expected);
+  const char name[3] = {'-', (char)opt, '\0'};
+
+  return ck_cli_bad_value(name, value, expected);
 }
 
-/* -b [num,]size as libcoap's: size a power of two in 16..1024. */
+/* -b [num,]size (src/options.c). */
 static int
 parse_block(ck_request_config_t *cfg, const char *arg)
 {
-  const char *comma = strchr(arg, ',');
-  char num[16];
-  unsigned long n = 0, size;
-
-  if (comma != NULL) {
-    if ((size_t)(comma - arg) >= sizeof(num))
-      return -1;
-    memcpy(num, arg, (size_t)(comma - arg));
-    num[comma - arg] = '\0';
-    if (ck_parse_uint(num, 0, 0xFFFFF, &n) < 0)
-      return -1;
-    arg = comma + 1;
-  }
-  if (ck_parse_uint(arg, 16, 1024, &size) < 0 || (size & (size - 1)) != 0)
-    return -1;
-  cfg->block_size = (unsigned int)size;
-  cfg->block_num = (unsigned int)n;
-  return 0;
+  return ck_parse_block(arg, &cfg->block_num, &cfg->block_size);
 }
 
 /* Applies one option to cfg; returns 0 or an exit status. */
@@ -258,14 +245,7 @@ apply_option(ck_request_config_t *cfg, int opt, const char *arg)
     cfg->session_summary = 1;
     return 0;
   default:
-    switch (ck_keys_option(cfg->keys, opt, arg)) {
-    case 1:
-      return 0;
-    case -1:
-      return CK_EXIT_USAGE;
-    default:
-      return ck_usage_error("try 'coap-client --help'");
-    }
+    return ck_cli_keys_option(&cli, cfg->keys, opt, arg);
   }
 }
 
@@ -290,24 +270,11 @@ main(int argc, char *argv[])
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":m:e:f:o:t:A:O:T:NB:K:v:a:p:UH:P:wb:s:rX:" CK_KEYS_CLIENT_SHORT,
                             long_options, NULL)) != -1) {
-    if (opt == OPT_HELP) {
-      usage(stdout);
-      return CK_EXIT_OK;
-    }
-    if (opt == OPT_VERSION) {
-      printf("coap-client (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-      return CK_EXIT_OK;
-    }
     if (opt == OPT_QUIET)
       continue;
-    if (opt == '?' && optopt != 0)
-      return ck_usage_error("unknown option '-%c'; try 'coap-client --help'",
-                            optopt);
-    if (opt == '?')
-      return ck_usage_error("unknown option '%s'; try 'coap-client --help'",
-                            argv[optind - 1]);
-    if (opt == ':')
-      return ck_usage_error("option '%s' needs a value", argv[optind - 1]);
+    rc = ck_cli_common(&cli, opt, argv);
+    if (rc != CK_CLI_CONTINUE)
+      return rc;
     rc = apply_option(&cfg, opt, optarg);
     if (rc != 0)
       return rc;

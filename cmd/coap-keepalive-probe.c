@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "exitcode.h"
+#include "keys.h"
 #include "options.h"
 #include "output.h"
 #include "probe.h"
@@ -22,7 +24,8 @@ enum {
   OPT_SHARD,
   OPT_WATCH,
   OPT_HELP,
-  OPT_VERSION
+  OPT_VERSION,
+  OPT_CERT
 };
 
 static const struct option long_options[] = {
@@ -41,6 +44,16 @@ static const struct option long_options[] = {
   {"watch", no_argument, NULL, OPT_WATCH},
   {"help", no_argument, NULL, OPT_HELP},
   {"version", no_argument, NULL, OPT_VERSION},
+  /* coap-client's security options, but -c is ping(8)'s count here: the
+   * certificate is --cert only. */
+  {"identity", required_argument, NULL, 'u'},
+  {"key", required_argument, NULL, 'k'},
+  {"key-file", required_argument, NULL, CK_OPT_KEY_FILE},
+  {"cert", required_argument, NULL, OPT_CERT},
+  {"cert-key", required_argument, NULL, 'j'},
+  {"ca", required_argument, NULL, 'C'},
+  {"trusted-ca", required_argument, NULL, 'R'},
+  {"no-verify", no_argument, NULL, 'n'},
   {NULL, 0, NULL, 0},
 };
 
@@ -49,14 +62,17 @@ usage(FILE *out)
 {
   fputs(
       "Usage: coap-keepalive-probe [options] URI...\n"
-      "Send CoAP pings (an empty CON, answered with RST) to each target\n"
-      "(coap://host[:port]) and report the answers, like ping(8).\n"
+      "Send CoAP pings to each target and report the answers, like ping(8):\n"
+      "an empty CON answered with RST over coap:// and coaps:// (DTLS), a\n"
+      "7.02 Ping answered with a 7.03 Pong over coap+tcp://, coaps+tcp://\n"
+      "(TLS), coap+ws:// and coaps+ws://.\n"
       "\n"
       "  -c, --count N          pings per target (default 3; 0: until\n"
       "                         interrupted or the deadline)\n"
       "  -i, --interval SECS    between one ping and the next to a target\n"
       "                         (default 1; fractions allowed)\n"
-      "  -W, --timeout SECS     a ping unanswered this long is lost\n"
+      "  -W, --timeout SECS     a ping unanswered this long is lost; also\n"
+      "                         bounds connecting and the handshake\n"
       "                         (default 2)\n"
       "  -w, --deadline SECS    stop the whole run after SECS\n"
       "  -F, --file FILE        read more targets from FILE, one URI a line\n"
@@ -77,22 +93,29 @@ usage(FILE *out)
       "  -v, --verbose LEVEL    library log level 0-9 (default 4)\n"
       "      --help             show this help and exit\n"
       "      --version          show the version and exit\n"
+      "Security for coaps:// targets (as coap-client, but the certificate\n"
+      "is --cert only: -c is the count):\n"
+      "  -u, --identity ID      PSK identity\n"
+      "  -k, --key KEY          PSK key: text, or 0x and hex digits\n"
+      "      --key-file FILE    PSK key from the first line of FILE\n"
+      "  -h FILE                lines hint,identity,key: the server's\n"
+      "                         identity hint picks identity and key\n"
+      "      --cert FILE        own certificate (PEM or DER)\n"
+      "  -j, --cert-key FILE    its private key (PEM or DER)\n"
+      "  -C, --ca FILE          common CA: the server must be signed by it\n"
+      "  -R, --trusted-ca FILE|DIR  trusted CA certificates\n"
+      "  -n, --no-verify        do not verify the server's certificate\n"
       "\n"
-      "Only coap:// (UDP) targets in this build: DTLS, TCP and TLS, their\n"
-      "handshake times and the security options (PSK, certificates) come\n"
-      "with DTLS and TLS support; they are not in this build.\n"
+      "A DTLS or TLS target reports its handshake time apart from the\n"
+      "pings'; a failed connection or handshake counts as not answered.\n"
       "\n"
       "Exit status: 0 every target answered, 1 at least one did not (or was\n"
       "not probed), 2 usage or set-up error.\n",
       out);
 }
 
-static int
-bad_value(const char *opt, const char *value, const char *expected)
-{
-  return ck_usage_error("invalid value '%s' for %s: %s", value, opt,
-                        expected);
-}
+static const ck_cli_t cli = {"coap-keepalive-probe", usage, OPT_HELP,
+                             OPT_VERSION};
 
 static int
 parse_shard(ck_probe_config_t *cfg, const char *arg)
@@ -116,6 +139,14 @@ typedef struct seen_t {
   int count, interval, keepalive;
 } seen_t;
 
+/* The security options (src/keys.h); 0 or an exit status. */
+static int
+apply_key_option(ck_probe_config_t *cfg, int opt, const char *arg)
+{
+  return ck_cli_keys_option(&cli, cfg->keys, opt == OPT_CERT ? 'c' : opt,
+                            arg);
+}
+
 /* Applies one option to cfg; returns 0 or an exit status. */
 static int
 apply_option(ck_probe_config_t *cfg, seen_t *seen, int opt, const char *arg)
@@ -126,24 +157,24 @@ apply_option(ck_probe_config_t *cfg, seen_t *seen, int opt, const char *arg)
   case 'c':
     seen->count = 1;
     return ck_parse_uint(arg, 0, 1000000000ul, &cfg->count) == 0
-               ? 0 : bad_value("-c", arg, "a count, 0 for no limit");
+               ? 0 : ck_cli_bad_value("-c", arg, "a count, 0 for no limit");
   case 'i':
     seen->interval = 1;
     return ck_parse_seconds(arg, &cfg->interval_ms) == 0
-               ? 0 : bad_value("-i", arg, "seconds, more than 0");
+               ? 0 : ck_cli_bad_value("-i", arg, "seconds, more than 0");
   case 'W':
     return ck_parse_seconds(arg, &cfg->timeout_ms) == 0
-               ? 0 : bad_value("-W", arg, "seconds, more than 0");
+               ? 0 : ck_cli_bad_value("-W", arg, "seconds, more than 0");
   case 'w':
     return ck_parse_seconds(arg, &cfg->deadline_ms) == 0
-               ? 0 : bad_value("-w", arg, "seconds, more than 0");
+               ? 0 : ck_cli_bad_value("-w", arg, "seconds, more than 0");
   case 'F':
     cfg->target_file = arg;
     return 0;
   case 'K':
     seen->keepalive = 1;
     if (ck_parse_uint(arg, 1, 86400, &number) < 0)
-      return bad_value("-K", arg, "whole seconds from 1 to 86400");
+      return ck_cli_bad_value("-K", arg, "whole seconds from 1 to 86400");
     cfg->keepalive_s = (unsigned int)number;
     return 0;
   case 'q':
@@ -151,13 +182,13 @@ apply_option(ck_probe_config_t *cfg, seen_t *seen, int opt, const char *arg)
     return 0;
   case 'v':
     return ck_parse_log_level(arg, &cfg->log_level) == 0
-               ? 0 : bad_value("-v", arg, "a level from 0 to 9");
+               ? 0 : ck_cli_bad_value("-v", arg, "a level from 0 to 9");
   case OPT_PARALLEL:
     return ck_parse_uint(arg, 1, 1000000, &cfg->parallel) == 0
-               ? 0 : bad_value("--parallel", arg, "a number from 1");
+               ? 0 : ck_cli_bad_value("--parallel", arg, "a number from 1");
   case OPT_SHARD:
     return parse_shard(cfg, arg) == 0
-               ? 0 : bad_value("--shard", arg, "I/N with 0 <= I < N");
+               ? 0 : ck_cli_bad_value("--shard", arg, "I/N with 0 <= I < N");
   case OPT_JSON:
   case OPT_PROMETHEUS:
     if (cfg->format != CK_PROBE_TEXT)
@@ -168,7 +199,7 @@ apply_option(ck_probe_config_t *cfg, seen_t *seen, int opt, const char *arg)
     cfg->watch = 1;
     return 0;
   default:
-    return ck_usage_error("try 'coap-keepalive-probe --help'");
+    return apply_key_option(cfg, opt, arg);
   }
 }
 
@@ -189,10 +220,13 @@ int
 main(int argc, char *argv[])
 {
   static ck_probe_config_t cfg;
+  static ck_keys_t keys;
   seen_t seen = {0, 0, 0};
   int opt, rc, quiet = 0, i;
 
   ck_probe_config_init(&cfg);
+  ck_keys_init(&keys, CK_KEYS_CLIENT);
+  cfg.keys = &keys;
   /* -q must hold before any other option can complain at runtime. */
   for (i = 1; i < argc; i++)
     if (strcmp(argv[i], "--") == 0)
@@ -201,25 +235,12 @@ main(int argc, char *argv[])
       quiet = 1;
   ck_output_init("coap-keepalive-probe", quiet);
   opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":c:i:W:w:F:K:qv:", long_options,
-                            NULL)) != -1) {
-    if (opt == OPT_HELP) {
-      usage(stdout);
-      return CK_EXIT_OK;
-    }
-    if (opt == OPT_VERSION) {
-      printf("coap-keepalive-probe (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-      return CK_EXIT_OK;
-    }
-    if (opt == '?' && optopt != 0)
-      return ck_usage_error(
-          "unknown option '-%c'; try 'coap-keepalive-probe --help'", optopt);
-    if (opt == '?')
-      return ck_usage_error(
-          "unknown option '%s'; try 'coap-keepalive-probe --help'",
-          argv[optind - 1]);
-    if (opt == ':')
-      return ck_usage_error("option '%s' needs a value", argv[optind - 1]);
+  while ((opt = getopt_long(argc, argv,
+                            ":c:i:W:w:F:K:qv:u:k:h:j:C:R:n",
+                            long_options, NULL)) != -1) {
+    rc = ck_cli_common(&cli, opt, argv);
+    if (rc != CK_CLI_CONTINUE)
+      return rc;
     rc = apply_option(&cfg, &seen, opt, optarg);
     if (rc != 0)
       return rc;
@@ -230,5 +251,9 @@ main(int argc, char *argv[])
                          cfg.uri_count > 0 || cfg.target_file != NULL);
   if (rc != 0)
     return rc;
-  return ck_probe_run(&cfg);
+  rc = ck_keys_load(&keys);
+  if (rc == 0)
+    rc = ck_probe_run(&cfg);
+  ck_keys_free(&keys);
+  return rc;
 }

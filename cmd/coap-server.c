@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli.h"
 #include "exitcode.h"
 #include "keys.h"
 #include "options.h"
@@ -148,12 +149,7 @@ usage(FILE *out)
       out);
 }
 
-static int
-bad_value(const char *option, const char *value, const char *expected)
-{
-  return ck_usage_error("invalid value '%s' for %s: %s", value, option,
-                        expected);
-}
+static const ck_cli_t cli = {"coap-server", usage, OPT_HELP, OPT_VERSION};
 
 static int
 stream_port(ck_server_config_t *cfg, int opt, const char *arg)
@@ -165,7 +161,7 @@ stream_port(ck_server_config_t *cfg, int opt, const char *arg)
                                            : "--wss-port";
 
   if (ck_parse_port(arg, &port) != 0)
-    return bad_value(name, arg, "a port from 0 to 65535");
+    return ck_cli_bad_value(name, arg, "a port from 0 to 65535");
   if (opt == OPT_TCP_PORT)
     cfg->tcp_port = port;
   else if (opt == OPT_TLS_PORT)
@@ -191,13 +187,13 @@ apply_option(ck_server_config_t *cfg, int opt, const char *arg)
     return 0;
   case 'p':
     return ck_parse_port(arg, &cfg->port) == 0
-               ? 0 : bad_value("-p", arg, "a port from 0 to 65535");
+               ? 0 : ck_cli_bad_value("-p", arg, "a port from 0 to 65535");
   case 'v':
     return ck_parse_log_level(arg, &cfg->log_level) == 0
-               ? 0 : bad_value("-v", arg, "a level from 0 to 9");
+               ? 0 : ck_cli_bad_value("-v", arg, "a level from 0 to 9");
   case 'd':
     if (ck_parse_uint(arg, 0, 1000000, &number) < 0)
-      return bad_value("-d", arg, "a number from 0 to 1000000");
+      return ck_cli_bad_value("-d", arg, "a number from 0 to 1000000");
     cfg->max_dynamic = (unsigned int)number;
     return 0;
   case OPT_PORT_FILE:
@@ -205,28 +201,30 @@ apply_option(ck_server_config_t *cfg, int opt, const char *arg)
     return 0;
   case OPT_MAX_SESSIONS:
     if (ck_parse_uint(arg, 1, 1000000, &number) < 0)
-      return bad_value("--max-sessions", arg, "a number from 1 to 1000000");
+      return ck_cli_bad_value("--max-sessions", arg,
+                              "a number from 1 to 1000000");
     cfg->max_sessions = (unsigned int)number;
     return 0;
   case OPT_WORKERS:
     if (ck_parse_uint(arg, 1, CK_SERVER_MAX_WORKERS, &number) < 0)
-      return bad_value("--workers", arg, "a number from 1 to 64");
+      return ck_cli_bad_value("--workers", arg, "a number from 1 to 64");
     cfg->workers = (unsigned int)number;
     return 0;
   case 'K':
     if (ck_parse_uint(arg, 0, 86400, &number) < 0)
-      return bad_value("-K", arg, "whole seconds from 0 (off) to 86400");
+      return ck_cli_bad_value("-K", arg, "whole seconds from 0 (off) to 86400");
     cfg->keepalive_s = (unsigned int)number;
     return 0;
   case OPT_IDLE_TIMEOUT:
     if (ck_parse_uint(arg, 1, 86400, &number) < 0)
-      return bad_value("--idle-timeout", arg, "seconds from 1 to 86400");
+      return ck_cli_bad_value("--idle-timeout", arg, "seconds from 1 to 86400");
     cfg->idle_timeout = (unsigned int)number;
     return 0;
   case OPT_DTLS_PORT:
     cfg->have_dtls_port = 1;
     return ck_parse_port(arg, &cfg->dtls_port) == 0
-               ? 0 : bad_value("--dtls-port", arg, "a port from 0 to 65535");
+               ? 0 : ck_cli_bad_value("--dtls-port", arg,
+                                      "a port from 0 to 65535");
   case OPT_ADMIN:
     cfg->admin_path = arg;
     return 0;
@@ -246,17 +244,19 @@ apply_option(ck_server_config_t *cfg, int opt, const char *arg)
     return 0;
   case OPT_MAX_UPLOAD:
     if (ck_parse_uint(arg, 16, 1024ul * 1024ul * 1024ul, &number) < 0)
-      return bad_value("--max-upload", arg, "bytes from 16 to 1 GiB");
+      return ck_cli_bad_value("--max-upload", arg, "bytes from 16 to 1 GiB");
     cfg->max_upload = (size_t)number;
     return 0;
   case OPT_UPLOAD_TIMEOUT:
     if (ck_parse_uint(arg, 1, 86400, &number) < 0)
-      return bad_value("--upload-timeout", arg, "seconds from 1 to 86400");
+      return ck_cli_bad_value("--upload-timeout", arg,
+                              "seconds from 1 to 86400");
     cfg->upload_timeout = (unsigned int)number;
     return 0;
   case OPT_MCAST_LEISURE:
     if (ck_parse_uint(arg, 1, 600000, &number) < 0)
-      return bad_value("--mcast-leisure", arg, "milliseconds, 1 to 600000");
+      return ck_cli_bad_value("--mcast-leisure", arg,
+                              "milliseconds, 1 to 600000");
     cfg->mcast_leisure = (unsigned int)number;
     return 0;
   case OPT_DTLS_PORT_FILE:
@@ -272,31 +272,26 @@ apply_option(ck_server_config_t *cfg, int opt, const char *arg)
     return stream_port(cfg, opt, arg);
   case OPT_STREAM_TIMEOUT:
     if (ck_parse_uint(arg, 1, 86400, &number) < 0)
-      return bad_value("--stream-timeout", arg, "seconds from 1 to 86400");
+      return ck_cli_bad_value("--stream-timeout", arg,
+                              "seconds from 1 to 86400");
     cfg->stream_timeout = (unsigned int)number;
     return 0;
   case OPT_MAX_CONNECTIONS:
     if (ck_parse_uint(arg, 1, 1000000, &number) < 0)
-      return bad_value("--max-connections", arg, "a number from 1 to 1000000");
+      return ck_cli_bad_value("--max-connections", arg,
+                              "a number from 1 to 1000000");
     cfg->max_connections = (unsigned int)number;
     return 0;
   case 'X':
     if (ck_parse_uint(arg, 64, 4294967295ul, &number) < 0)
-      return bad_value("-X", arg, "a size from 64 to 4294967295");
+      return ck_cli_bad_value("-X", arg, "a size from 64 to 4294967295");
     cfg->max_message_size = (uint32_t)number;
     return 0;
   case OPT_PORTS_FILE:
     cfg->ports_file = arg;
     return 0;
   default:
-    switch (ck_keys_option(cfg->keys, opt, arg)) {
-    case 1:
-      return 0;
-    case -1:
-      return CK_EXIT_USAGE;
-    default:
-      return ck_usage_error("try 'coap-server --help'");
-    }
+    return ck_cli_keys_option(&cli, cfg->keys, opt, arg);
   }
 }
 
@@ -315,22 +310,9 @@ main(int argc, char *argv[])
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":A:p:v:d:g:G:X:K:" CK_KEYS_SERVER_SHORT, long_options, NULL)) !=
          -1) {
-    if (opt == OPT_HELP) {
-      usage(stdout);
-      return CK_EXIT_OK;
-    }
-    if (opt == OPT_VERSION) {
-      printf("coap-server (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-      return CK_EXIT_OK;
-    }
-    if (opt == '?' && optopt != 0)
-      return ck_usage_error("unknown option '-%c'; try 'coap-server --help'",
-                            optopt);
-    if (opt == '?')
-      return ck_usage_error("unknown option '%s'; try 'coap-server --help'",
-                            argv[optind - 1]);
-    if (opt == ':')
-      return ck_usage_error("option '%s' needs a value", argv[optind - 1]);
+    rc = ck_cli_common(&cli, opt, argv);
+    if (rc != CK_CLI_CONTINUE)
+      return rc;
     rc = apply_option(&cfg, opt, optarg);
     if (rc != 0)
       return rc;

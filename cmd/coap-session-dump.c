@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "exitcode.h"
+#include "keys.h"
 #include "options.h"
 #include "output.h"
 #include "session_dump.h"
@@ -30,8 +32,6 @@ static const struct option long_options[] = {
   {"local-port", required_argument, NULL, 'p'},
   {"wait", required_argument, NULL, 'B'},
   {"verbose", required_argument, NULL, 'v'},
-  {"identity", required_argument, NULL, 'u'},
-  {"key", required_argument, NULL, 'k'},
   {"request", no_argument, NULL, OPT_REQUEST},
   {"json", no_argument, NULL, OPT_JSON},
   {"show-key", no_argument, NULL, OPT_SHOW_KEY},
@@ -39,6 +39,7 @@ static const struct option long_options[] = {
   {"watch", required_argument, NULL, OPT_WATCH},
   {"help", no_argument, NULL, OPT_HELP},
   {"version", no_argument, NULL, OPT_VERSION},
+  CK_KEYS_LONG,
   {NULL, 0, NULL, 0},
 };
 
@@ -57,9 +58,19 @@ usage(FILE *out)
       "  -p, --local-port PORT     send from this local port\n"
       "  -B, --wait SECONDS        give up after this long (default 10)\n"
       "  -v, --verbose LEVEL       log level 0-9 (default 4)\n"
-      "  -u, --identity ID         PSK identity (stored; used once DTLS is\n"
-      "                            supported)\n"
+      "Security (coaps://, coaps+tcp://, coaps+ws://; on a plain URI a PSK\n"
+      "is only stored and shown), as coap-client:\n"
+      "  -u, --identity ID         PSK identity\n"
       "  -k, --key KEY             PSK key: text, or 0x and hex digits\n"
+      "      --key-file FILE       PSK key from the first line of FILE\n"
+      "  -h FILE                   lines hint,identity,key: the server's\n"
+      "                            identity hint picks identity and key\n"
+      "  -c, --cert FILE           own certificate (PEM or DER)\n"
+      "  -j, --cert-key FILE       its private key (PEM or DER)\n"
+      "  -C, --ca FILE             common CA: the server must be signed by it\n"
+      "  -R, --trusted-ca FILE|DIR trusted CA certificates\n"
+      "  -n, --no-verify           do not verify the server's certificate\n"
+      "Other options:\n"
       "      --request             also send a GET for the URI's path\n"
       "      --json                print one JSON object (an array with\n"
       "                            --server)\n"
@@ -76,28 +87,8 @@ usage(FILE *out)
       out);
 }
 
-static int
-bad_value(const char *option, const char *value, const char *expected)
-{
-  return ck_usage_error("invalid value '%s' for %s: %s", value, option,
-                        expected);
-}
-
-static int
-parse_key(ck_dump_config_t *cfg, const char *arg)
-{
-  size_t len = strlen(arg);
-
-  if (strncmp(arg, "0x", 2) == 0)
-    return ck_parse_hex(arg + 2, cfg->psk_key, sizeof(cfg->psk_key),
-                        &cfg->psk_key_len) == 0 && cfg->psk_key_len > 0
-               ? 0 : -1;
-  if (len == 0 || len > sizeof(cfg->psk_key))
-    return -1;
-  memcpy(cfg->psk_key, arg, len);
-  cfg->psk_key_len = len;
-  return 0;
-}
+static const ck_cli_t cli = {"coap-session-dump", usage, OPT_HELP,
+                             OPT_VERSION};
 
 static int
 apply_option(ck_dump_config_t *cfg, int opt, const char *arg)
@@ -109,22 +100,13 @@ apply_option(ck_dump_config_t *cfg, int opt, const char *arg)
   case 'p':
     cfg->have_local_port = 1;
     return ck_parse_port(arg, &cfg->local_port) == 0
-               ? 0 : bad_value("-p", arg, "a port from 0 to 65535");
+               ? 0 : ck_cli_bad_value("-p", arg, "a port from 0 to 65535");
   case 'B':
     return ck_parse_seconds(arg, &cfg->wait_ms) == 0
-               ? 0 : bad_value("-B", arg, "seconds, more than 0");
+               ? 0 : ck_cli_bad_value("-B", arg, "seconds, more than 0");
   case 'v':
     return ck_parse_log_level(arg, &cfg->log_level) == 0
-               ? 0 : bad_value("-v", arg, "a level from 0 to 9");
-  case 'u':
-    if (arg[0] == '\0')
-      return bad_value("-u", arg, "a non-empty identity");
-    cfg->psk_identity = arg;
-    return 0;
-  case 'k':
-    cfg->have_psk_key = 1;
-    return parse_key(cfg, arg) == 0
-               ? 0 : bad_value("-k", "...", "1 to 64 bytes of text or 0x hex");
+               ? 0 : ck_cli_bad_value("-v", arg, "a level from 0 to 9");
   case OPT_REQUEST:
     cfg->request = 1;
     return 0;
@@ -139,9 +121,9 @@ apply_option(ck_dump_config_t *cfg, int opt, const char *arg)
     return 0;
   case OPT_WATCH:
     return ck_parse_seconds(arg, &cfg->watch_ms) == 0
-               ? 0 : bad_value("--watch", arg, "seconds, more than 0");
+               ? 0 : ck_cli_bad_value("--watch", arg, "seconds, more than 0");
   default:
-    return ck_usage_error("try 'coap-session-dump --help'");
+    return ck_cli_keys_option(&cli, cfg->keys, opt, arg);
   }
 }
 
@@ -152,9 +134,11 @@ check_combination(const ck_dump_config_t *cfg, int args_left)
     if (args_left != 0)
       return ck_usage_error("--server takes no URI");
     if (cfg->request || cfg->show_key || cfg->local_address ||
-        cfg->have_local_port || cfg->psk_identity || cfg->have_psk_key)
+        cfg->have_local_port || ck_keys_have_psk(cfg->keys) ||
+        ck_keys_have_pki(cfg->keys) || cfg->keys->identity ||
+        cfg->keys->key_file)
       return ck_usage_error("--server lists sessions: --request, --show-key, "
-                            "-a, -p, -u and -k do not apply");
+                            "-a, -p and the security options do not apply");
     return 0;
   }
   if (cfg->watch_ms != 0)
@@ -163,8 +147,9 @@ check_combination(const ck_dump_config_t *cfg, int args_left)
     return ck_usage_error(args_left == 0
                               ? "missing URI; try 'coap-session-dump --help'"
                               : "expected one URI, got more arguments");
-  if (cfg->have_psk_key != (cfg->psk_identity != NULL))
-    return ck_usage_error("-u and -k go together");
+  if (cfg->keys->identity && !cfg->keys->have_key && !cfg->keys->key_file &&
+      !cfg->keys->hint_file)
+    return ck_usage_error("-u needs a key (-k or --key-file)");
   return 0;
 }
 
@@ -172,37 +157,30 @@ int
 main(int argc, char *argv[])
 {
   static ck_dump_config_t cfg;
+  static ck_keys_t keys;
   int opt, rc;
 
   ck_dump_config_init(&cfg);
+  ck_keys_init(&keys, CK_KEYS_CLIENT);
+  cfg.keys = &keys;
   ck_output_init("coap-session-dump", 0);
   opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":a:p:B:v:u:k:", long_options,
-                            NULL)) != -1) {
-    if (opt == OPT_HELP) {
-      usage(stdout);
-      return CK_EXIT_OK;
-    }
-    if (opt == OPT_VERSION) {
-      printf("coap-session-dump (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-      return CK_EXIT_OK;
-    }
-    if (opt == '?' && optopt != 0)
-      return ck_usage_error(
-          "unknown option '-%c'; try 'coap-session-dump --help'", optopt);
-    if (opt == '?')
-      return ck_usage_error(
-          "unknown option '%s'; try 'coap-session-dump --help'",
-          argv[optind - 1]);
-    if (opt == ':')
-      return ck_usage_error("option '%s' needs a value", argv[optind - 1]);
+  while ((opt = getopt_long(argc, argv, ":a:p:B:v:" CK_KEYS_CLIENT_SHORT,
+                            long_options, NULL)) != -1) {
+    rc = ck_cli_common(&cli, opt, argv);
+    if (rc != CK_CLI_CONTINUE)
+      return rc;
     rc = apply_option(&cfg, opt, optarg);
     if (rc != 0)
       return rc;
   }
   rc = check_combination(&cfg, argc - optind);
-  if (rc != 0)
+  if (rc == 0)
+    rc = ck_keys_load(&keys);
+  if (rc != 0) {
+    ck_keys_free(&keys);
     return rc;
+  }
   coap_startup();
   coap_set_log_level(cfg.log_level);
   if (cfg.server_path != NULL)
@@ -212,5 +190,6 @@ main(int argc, char *argv[])
     rc = ck_dump_session(&cfg);
   }
   coap_cleanup();
+  ck_keys_free(&keys);
   return rc;
 }

@@ -22,6 +22,8 @@ coap_keepalive_start(coap_session_t *s)
     coap_timer_cancel(ctx, &s->ext->ka_timer);
     return;
   }
+  if (!coap_session_ext(s))
+    return;
   coap_timer_arm(ctx, &s->ext->ka_timer, s->last_activity + period_ms(ctx));
 }
 
@@ -57,7 +59,8 @@ coap_keepalive_fire(coap_context_t *ctx, coap_session_t *s)
 void
 coap_keepalive_failed(coap_session_t *s)
 {
-  s->ext->ka_outstanding = 0;
+  if (coap_session_has_ext(s))
+    s->ext->ka_outstanding = 0;
   if (s->dead)
     return;
   coap_session_event(s, COAP_EVENT_KEEPALIVE_FAILURE);

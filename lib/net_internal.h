@@ -183,6 +183,9 @@ typedef struct coap_session_ext_t {
   void *app_data;
   coap_timer_t ka_timer;
   uint64_t ping_stamp;            /* monotonic ms of the last refill */
+  uint32_t retransmitted, duplicates; /* stats: only with traffic beyond
+                                         request and answer */
+  int ifindex;                    /* when it does not fit the session's */
   uint16_t mtu;
   uint16_t ka_mid;                /* message ID of the keepalive ping */
   uint8_t hops;
@@ -197,8 +200,9 @@ typedef struct coap_session_ext_t {
 
 extern const coap_session_ext_t coap_session_ext_none;
 
-/* Sized for malloc's 16-byte granules (168 + 8 = 176): an idle UDP server
- * session holds only this. */
+/* Sized for malloc's 16-byte granules (152 + 8 = 160): an idle UDP server
+ * session holds only this.  Its hash is not kept: the chain is compared by
+ * address, and a rehash recomputes it. */
 struct coap_session_t {
   coap_io_t io;                   /* client sessions: own socket; else -1 */
   coap_context_t *context;
@@ -212,21 +216,30 @@ struct coap_session_t {
   uint64_t last_activity;         /* monotonic ms */
   uint64_t created;               /* monotonic ms */
   coap_peer_addr_t remote;
-  uint32_t sent, received, retransmitted, duplicates; /* stats */
+  uint32_t sent, received;        /* stats */
   unsigned refcount;
-  int ifindex;
-  uint32_t hash;
+  int16_t ifindex;                /* COAP_IFINDEX_IN_EXT: see ext->ifindex */
   uint16_t next_mid;
   uint8_t type;                   /* coap_session_type_t */
   uint8_t state;                  /* coap_session_state_t */
   uint8_t proto;                  /* coap_proto_t */
-  uint8_t in_lru;
-  uint8_t dead;                   /* released while dispatching */
-  uint8_t in_htab;
+  unsigned in_lru : 1;
+  unsigned dead : 1;              /* released while dispatching */
+  unsigned in_htab : 1;
 };
+
+#define COAP_IFINDEX_IN_EXT INT16_MIN
+
+static inline int
+coap_session_has_ext(const coap_session_t *s)
+{
+  return s->ext != &coap_session_ext_none;
+}
 
 /* s's writable extension, allocated on first call; NULL when out of memory. */
 coap_session_ext_t *coap_session_ext(coap_session_t *s);
+/* Records the interface a datagram came in on. */
+void coap_session_set_ifindex(coap_session_t *s, int ifindex);
 /* The remote address in full form (a copy into *out). */
 void coap_session_remote(const coap_session_t *s, coap_address_t *out);
 /* Sets the remote address.  Returns 0 when out of memory (AF_UNIX). */

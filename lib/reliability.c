@@ -40,20 +40,20 @@ coap_dedup_init(coap_context_t *ctx)
    * no malloc or free per cached reply. */
   ctx->dedup_inline = malloc((size_t)COAP_DEDUP_SLOTS * COAP_DEDUP_INLINE);
   ctx->dedup_next = 0;
-  if (!ctx->dedup || !ctx->dedup_bucket || !ctx->dedup_inline)
-    return 0;
-  for (size_t i = 0; i < COAP_DEDUP_SLOTS; i++) {
-    ctx->dedup[i].resp = ctx->dedup_inline + i * COAP_DEDUP_INLINE;
-    ctx->dedup[i].resp_cap = COAP_DEDUP_INLINE;
-  }
-  return 1;
+  /* Slots get their inline buffer when first taken (coap_dedup_check):
+   * touching all of them here would fault in every page of the ring at
+   * start-up, a cost a one-shot client pays for nothing. */
+  return ctx->dedup && ctx->dedup_bucket && ctx->dedup_inline;
 }
 
 void
 coap_dedup_free(coap_context_t *ctx)
 {
+  /* The ring hands out slots in index order and a taken slot keeps its
+   * buffer, so the first slot without one ends the used prefix: the rest
+   * of the ring is never touched (no page faults for a one-shot client). */
   if (ctx->dedup)
-    for (size_t i = 0; i < COAP_DEDUP_SLOTS; i++)
+    for (size_t i = 0; i < COAP_DEDUP_SLOTS && ctx->dedup[i].resp; i++)
       if (ctx->dedup[i].resp_heap)
         free(ctx->dedup[i].resp);
   free(ctx->dedup);
@@ -106,6 +106,10 @@ coap_dedup_check(coap_context_t *ctx, coap_session_t *s, uint16_t mid,
   d = &ctx->dedup[i];
   if (d->sid)
     dedup_unlink(ctx, i);
+  if (!d->resp) {
+    d->resp = ctx->dedup_inline + (size_t)i * COAP_DEDUP_INLINE;
+    d->resp_cap = COAP_DEDUP_INLINE;
+  }
   d->sid = s->id;
   d->mid = mid;
   d->expiry = ctx->now + coap_exchange_lifetime_ms(ctx);
@@ -249,6 +253,8 @@ coap_queue_drop_all(coap_session_t *s, coap_nack_reason_t reason,
 {
   coap_queue_t *q = s->ext->queue, *next;
 
+  if (!coap_session_has_ext(s))
+    return;
   /* Detached first: a nack handler may send again on this session.  A
    * keepalive ping dropped here (an ICMP error, say) must not leave the
    * keepalive waiting forever for its answer. */
@@ -269,7 +275,8 @@ coap_session_io_error(coap_session_t *s, int err)
 {
   if (s->dead)
     return;
-  s->ext->pending_err = 0;
+  if (coap_session_has_ext(s))
+    s->ext->pending_err = 0;
   coap_log_debug("%s: %s", coap_session_str(s), strerror(err));
   coap_queue_drop_all(s, COAP_NACK_ICMP_ISSUE, 1);
   if (s->dead)
@@ -336,7 +343,7 @@ coap_queue_fire(coap_context_t *ctx, coap_queue_t *q)
   }
   q->retransmits++;
   q->timeout_ms *= 2;
-  s->stats.retransmitted++;
+  s->ext->retransmitted++; /* a queued message: the extension exists */
   transmit(s, q->pdu);
   coap_session_event(s, COAP_EVENT_MSG_RETRANSMITTED);
   coap_timer_arm(ctx, &q->timer,
@@ -357,7 +364,7 @@ coap_send_empty(coap_session_t *s, coap_pdu_type_t type, uint16_t mid)
 static coap_mid_t
 send_con(coap_session_t *s, coap_pdu_t *pdu)
 {
-  coap_queue_t *q = calloc(1, sizeof(*q));
+  coap_queue_t *q = coap_session_ext(s) ? calloc(1, sizeof(*q)) : NULL;
 
   if (!q) {
     coap_delete_pdu(pdu);
@@ -377,7 +384,7 @@ static coap_mid_t
 send_non_request(coap_session_t *s, coap_pdu_t *pdu)
 {
   coap_context_t *ctx = s->context;
-  coap_queue_t *q = calloc(1, sizeof(*q));
+  coap_queue_t *q = coap_session_ext(s) ? calloc(1, sizeof(*q)) : NULL;
   coap_mid_t mid = pdu->mid;
 
   if (!q) {
@@ -452,7 +459,7 @@ coap_send_internal(coap_session_t *s, coap_pdu_t *pdu)
   if (coap_proto_reliable((coap_proto_t)s->proto))
     return send_reliable(s, pdu);
   if (s->ext->mcast_addr)
-    coap_address_copy(&s->remote, s->ext->mcast_addr);
+    coap_session_set_remote(s, s->ext->mcast_addr);
   if (s->state == COAP_SESSION_STATE_NONE) /* UDP needs no handshake */
     coap_session_set_state(s, COAP_SESSION_STATE_ESTABLISHED);
   if (pdu->type == COAP_MESSAGE_CON)
@@ -647,7 +654,11 @@ static int
 ping_allowed(coap_session_t *s)
 {
   uint64_t now = s->context->now;
-  uint64_t add = now > s->ext->ping_stamp ? (now - s->ext->ping_stamp) / COAP_PING_REFILL_MS : 0;
+  uint64_t add;
+
+  if (!coap_session_ext(s))
+    return 0;
+  add = now > s->ext->ping_stamp ? (now - s->ext->ping_stamp) / COAP_PING_REFILL_MS : 0;
 
   if (add >= (uint64_t)(COAP_PING_BURST - s->ext->ping_tokens)) {
     s->ext->ping_tokens = COAP_PING_BURST;
@@ -687,7 +698,7 @@ coap_handle_datagram(coap_session_t *s, const uint8_t *data, size_t len)
 
   if (st == COAP_PARSE_DROP)
     return;
-  s->stats.received++;
+  s->received++;
   /* A burst from one peer touches its session once per loop turn. */
   if (s->last_activity != ctx->now || !ctx->in_dispatch ||
       (s->in_lru && ctx->lru_tail != s))
@@ -714,7 +725,8 @@ coap_handle_datagram(coap_session_t *s, const uint8_t *data, size_t len)
     return;
   }
   if (coap_dedup_check(ctx, s, (uint16_t)pdu.mid, &slot)) {
-    s->stats.duplicates++;
+    if (coap_session_ext(s))
+      s->ext->duplicates++;
     if (pdu.type != COAP_MESSAGE_CON)
       return;
     if (slot->resp_len)

@@ -84,6 +84,16 @@ peer_hash(const coap_endpoint_t *ep, const coap_address_t *a)
   }
 }
 
+/* Not kept in the session (4 bytes each): recomputed to move or unlink. */
+static uint32_t
+session_hash(const coap_session_t *s)
+{
+  coap_address_t a;
+
+  coap_session_remote(s, &a);
+  return peer_hash(s->endpoint, &a);
+}
+
 static int
 htab_grow(coap_context_t *ctx)
 {
@@ -95,9 +105,10 @@ htab_grow(coap_context_t *ctx)
   for (size_t i = 0; i < ctx->htab_size; i++) {
     coap_session_t *s = ctx->htab[i], *next;
     for (; s; s = next) {
+      size_t b = session_hash(s) & (size - 1);
       next = s->hnext;
-      s->hnext = t[s->hash & (size - 1)];
-      t[s->hash & (size - 1)] = s;
+      s->hnext = t[b];
+      t[b] = s;
     }
   }
   free(ctx->htab);
@@ -107,13 +118,13 @@ htab_grow(coap_context_t *ctx)
 }
 
 static int
-htab_insert(coap_context_t *ctx, coap_session_t *s)
+htab_insert(coap_context_t *ctx, coap_session_t *s, uint32_t hash)
 {
   size_t b;
 
   if (ctx->server_sessions + 1 > ctx->htab_size && !htab_grow(ctx))
     return 0;
-  b = s->hash & (ctx->htab_size - 1);
+  b = hash & (ctx->htab_size - 1);
   s->hnext = ctx->htab[b];
   ctx->htab[b] = s;
   s->in_htab = 1;
@@ -127,7 +138,7 @@ htab_remove(coap_context_t *ctx, coap_session_t *s)
 
   if (!ctx->htab_size)
     return;
-  for (pp = &ctx->htab[s->hash & (ctx->htab_size - 1)]; *pp;
+  for (pp = &ctx->htab[session_hash(s) & (ctx->htab_size - 1)]; *pp;
        pp = &(*pp)->hnext) {
     if (*pp == s) {
       *pp = s->hnext;
@@ -146,18 +157,13 @@ const coap_session_ext_t coap_session_ext_none = {
     .hops = 1,
 };
 
-static int
-has_ext(const coap_session_t *s)
-{
-  return s->ext != &coap_session_ext_none;
-}
 
 coap_session_ext_t *
 coap_session_ext(coap_session_t *s)
 {
   coap_session_ext_t *x;
 
-  if (has_ext(s))
+  if (coap_session_has_ext(s))
     return s->ext;
   x = malloc(sizeof(*x));
   if (!x) {
@@ -168,6 +174,19 @@ coap_session_ext(coap_session_t *s)
   x->session = s;
   s->ext = x;
   return x;
+}
+
+void
+coap_session_set_ifindex(coap_session_t *s, int ifindex)
+{
+  if (ifindex > COAP_IFINDEX_IN_EXT && ifindex <= INT16_MAX) {
+    s->ifindex = (int16_t)ifindex;
+    return;
+  }
+  if (!coap_session_ext(s))
+    return;
+  s->ext->ifindex = ifindex;
+  s->ifindex = COAP_IFINDEX_IN_EXT;
 }
 
 void
@@ -332,12 +351,7 @@ coap_session_find_server(coap_context_t *ctx, coap_endpoint_t *ep,
     return s;
   h = peer_hash(ep, peer);
   for (s = ctx->htab[h & (ctx->htab_size - 1)]; s; s = s->hnext) {
-    if (s->hash != h || s->endpoint != ep)
-      continue;
-    if (peer->addr.sa.sa_family == AF_INET &&
-        s->remote.sa.sa_family == AF_INET)
-      return same_ipv4(&s->remote, peer) ? (ctx->last_found = s) : NULL;
-    if (same_peer(s, peer))
+    if (s->endpoint == ep && same_peer(s, peer))
       return ctx->last_found = s;
   }
   return NULL;
@@ -471,6 +485,8 @@ coap_session_new(coap_context_t *ctx, coap_session_type_t type,
     free(s);
     return NULL;
   }
+  if (coap_session_has_ext(s))
+    s->local = &s->ext->local_own;
   s->all_next = ctx->sessions;
   if (ctx->sessions)
     ctx->sessions->all_prev = s;
@@ -520,8 +536,7 @@ coap_session_get_server(coap_context_t *ctx, coap_endpoint_t *ep,
   }
   if (s->local == &s->ext->local_own)
     coap_address_copy(&s->ext->local_own, local);
-  s->hash = peer_hash(ep, peer);
-  if (!htab_insert(ctx, s)) {
+  if (!htab_insert(ctx, s, peer_hash(ep, peer))) {
     coap_session_free(s);
     return NULL;
   }
@@ -587,7 +602,7 @@ session_destroy(coap_session_t *s)
   coap_tls_detach(s);
   coap_security_free(s->ext->security);
   free(s->ext->mcast_addr);
-  if (has_ext(s))
+  if (coap_session_has_ext(s))
     free(s->ext);
   free(s);
 }
@@ -682,7 +697,7 @@ coap_session_disconnected(coap_session_t *session, coap_nack_reason_t reason)
   if (!session || session->dead)
     return;
   coap_queue_drop_all(session, reason, 1);
-  if (has_ext(session))
+  if (coap_session_has_ext(session))
     session->ext->ka_outstanding = 0;
   coap_stream_disconnected(session); /* a stream's connection goes too */
   if (session->state == COAP_SESSION_STATE_NONE)
@@ -704,7 +719,7 @@ coap_session_set_type_client(coap_session_t *session)
 void
 coap_session_set_app_data(coap_session_t *session, void *data)
 {
-  if (session && (data || has_ext(session)) && coap_session_ext(session))
+  if (session && (data || coap_session_has_ext(session)) && coap_session_ext(session))
     session->ext->app_data = data;
 }
 
@@ -750,7 +765,10 @@ coap_session_get_context(const coap_session_t *session)
 int
 coap_session_get_ifindex(const coap_session_t *session)
 {
-  return session ? session->ifindex : -1;
+  if (!session)
+    return -1;
+  return session->ifindex == COAP_IFINDEX_IN_EXT ? session->ext->ifindex
+                                                 : session->ifindex;
 }
 
 coap_proto_t
@@ -877,8 +895,8 @@ coap_session_get_stats(const coap_session_t *session,
   memset(stats, 0, sizeof(*stats));
   stats->sent = session->sent;
   stats->received = session->received;
-  stats->retransmitted = session->retransmitted;
-  stats->duplicates = session->duplicates;
+  stats->retransmitted = session->ext->retransmitted;
+  stats->duplicates = session->ext->duplicates;
   stats->created_ms =
       (uint64_t)((int64_t)session->created + session->context->wall_offset);
   stats->last_rx_tx_ms =

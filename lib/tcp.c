@@ -144,7 +144,9 @@ stream_new(coap_session_t *s)
   coap_timer_init(&st->timer, COAP_TIMER_STREAM);
   if (is_ws(s)) {
     unsigned char host[INET6_ADDRSTRLEN + 16];
-    if (!coap_print_addr(&s->remote, host, sizeof(host)))
+    coap_address_t ra;
+    coap_session_remote(s, &ra);
+    if (!coap_print_addr(&ra, host, sizeof(host)))
       host[0] = '\0';
     st->ws = coap_ws_new(s->type == COAP_SESSION_TYPE_CLIENT,
                          (const char *)host, our_mms(s->context));
@@ -475,7 +477,7 @@ pdu_send(coap_session_t *s, coap_pdu_t *pdu)
   }
   if (!frame_send(s, data, len))
     return 0;
-  s->stats.sent++;
+  s->sent++;
   coap_session_touch(s);
   return 1;
 }
@@ -529,7 +531,7 @@ send_csm(coap_session_t *s)
   data = s->ext->stream->ws ? coap_pdu_encode_ws(&pdu, &len)
                        : coap_pdu_encode_tcp(&pdu, &len);
   if (data && frame_send(s, data, len))
-    s->stats.sent++;
+    s->sent++;
 }
 
 /* Abort (7.05): the diagnostic goes in the payload; the connection ends. */
@@ -724,7 +726,7 @@ handle_frame(coap_session_t *s, const uint8_t *data, size_t len)
   coap_parse_status_t ps = s->ext->stream->ws ? coap_pdu_view_ws(&pdu, data, len)
                                          : coap_pdu_view_tcp(&pdu, data, len);
 
-  s->stats.received++;
+  s->received++;
   coap_session_touch(s);
   if (ps != COAP_PARSE_OK) {
     coap_session_event(s, COAP_EVENT_BAD_PACKET);
@@ -919,7 +921,9 @@ connect_done(coap_session_t *s)
     err = errno;
   if (err) {
     unsigned char a[INET6_ADDRSTRLEN + 16];
-    coap_print_addr(&s->remote, a, sizeof(a));
+    coap_address_t ra;
+    coap_session_remote(s, &ra);
+    coap_print_addr(&ra, a, sizeof(a));
     coap_log_warn("connect to %s: %s", a, strerror(err));
     s->ext->stream->err = err;
     stream_end(s, CLOSE_FAILED);
@@ -1133,18 +1137,24 @@ coap_tcp_client_open(coap_session_t *s, const coap_address_t *local_if,
                      const coap_address_t *server)
 {
   int family = server->addr.sa.sa_family;
+  coap_address_t remote;
+  coap_address_t *own = coap_session_own_local(s);
   coap_stream_t *st;
 
+  if (!own)
+    return 0;
   if (family != AF_INET && family != AF_INET6) {
     coap_log_err("coap_new_client_session: %s needs an IP address",
                  coap_proto_name((coap_proto_t)s->proto));
     return 0;
   }
-  coap_address_copy(&s->remote, server);
-  s->remote.size = coap_address_socklen(server);
+  coap_address_copy(&remote, server);
+  remote.size = coap_address_socklen(server);
   if (coap_address_get_port(server) == 0)
-    coap_address_set_port(&s->remote, is_tls(s) ? COAPS_DEFAULT_PORT
-                                                : COAP_DEFAULT_PORT);
+    coap_address_set_port(&remote, is_tls(s) ? COAPS_DEFAULT_PORT
+                                             : COAP_DEFAULT_PORT);
+  if (!coap_session_set_remote(s, &remote))
+    return 0;
   st = stream_new(s);
   if (!st)
     return 0;
@@ -1156,13 +1166,13 @@ coap_tcp_client_open(coap_session_t *s, const coap_address_t *local_if,
     coap_log_err("coap_new_client_session: bind: %s", strerror(errno));
     return 0;
   }
-  if (connect(s->io.fd, &s->remote.addr.sa, coap_address_socklen(&s->remote)) <
+  if (connect(s->io.fd, &remote.addr.sa, coap_address_socklen(&remote)) <
           0 &&
       errno != EINPROGRESS) {
     coap_log_err("coap_new_client_session: connect: %s", strerror(errno));
     return 0;
   }
-  local_of(s->io.fd, &s->local);
+  local_of(s->io.fd, own);
   coap_session_set_state(s, COAP_SESSION_STATE_CONNECTING);
   if (!coap_loop_add(s->context, &s->io))
     return 0;

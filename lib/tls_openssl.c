@@ -279,7 +279,8 @@ cookie_gen_cb(SSL *ssl, unsigned char *cookie, unsigned int *len)
   coap_tls_t *t = SSL_get_app_data(ssl);
   coap_tls_ctx_t *tc = t ? t->context->tls_ctx : NULL;
   const coap_address_t *peer =
-      t && t->session ? &t->session->remote : tc ? tc->cur_peer : NULL;
+      t && t->session ? coap_session_get_addr_remote(t->session)
+                      : tc ? tc->cur_peer : NULL;
 
   return peer && coap_dtls_cookie_make(t->context, peer, cookie, len);
 }
@@ -290,7 +291,8 @@ cookie_verify_cb(SSL *ssl, const unsigned char *cookie, unsigned int len)
   coap_tls_t *t = SSL_get_app_data(ssl);
   coap_tls_ctx_t *tc = t ? t->context->tls_ctx : NULL;
   const coap_address_t *peer =
-      t && t->session ? &t->session->remote : tc ? tc->cur_peer : NULL;
+      t && t->session ? coap_session_get_addr_remote(t->session)
+                      : tc ? tc->cur_peer : NULL;
 
   return peer && coap_dtls_cookie_check(t->context, peer, cookie, len);
 }
@@ -319,6 +321,8 @@ bin_set(coap_bin_const_t *dst, const uint8_t *s, size_t len)
 static coap_security_t *
 session_security(coap_session_t *s)
 {
+  if (!coap_session_ext(s))
+    return NULL;
   if (!s->ext->security)
     s->ext->security = calloc(1, sizeof(*s->ext->security));
   return s->ext->security;
@@ -1336,11 +1340,11 @@ coap_dtls_endpoint_datagram(coap_endpoint_t *ep, const coap_address_t *peer,
     if (!s)
       return;
     if (ifindex >= 0)
-      s->ifindex = ifindex;
+      coap_session_set_ifindex(s, ifindex);
     st = drive(s->ext->tls);
   } else {
     if (ifindex >= 0)
-      s->ifindex = ifindex;
+      coap_session_set_ifindex(s, ifindex);
     st = coap_tls_receive(s, data, len);
   }
   if ((st == COAP_TLS_FAILED || st == COAP_TLS_CLOSED) && !s->dead)

@@ -231,8 +231,8 @@ client_mcast_setup(coap_session_t *s)
   s->ext->mcast_addr = malloc(sizeof(*s->ext->mcast_addr));
   if (!s->ext->mcast_addr)
     return 0;
-  coap_address_copy(s->ext->mcast_addr, &s->remote);
-  if (s->remote.addr.sa.sa_family == AF_INET6)
+  coap_session_remote(s, s->ext->mcast_addr);
+  if (s->remote.sa.sa_family == AF_INET6)
     return setsockopt(s->io.fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops,
                       sizeof(hops)) == 0;
   return setsockopt(s->io.fd, IPPROTO_IP, IP_MULTICAST_TTL, &hops,
@@ -257,7 +257,11 @@ coap_udp_client_open(coap_session_t *s, const coap_address_t *local_if,
                      const coap_address_t *server)
 {
   int family = server->addr.sa.sa_family;
+  coap_address_t remote;
+  coap_address_t *own = coap_session_own_local(s);
 
+  if (!own)
+    return 0;
   if (family != AF_INET && family != AF_INET6 && family != AF_UNIX) {
     coap_log_err("coap_new_client_session: unsupported address family %d",
                  family);
@@ -267,10 +271,12 @@ coap_udp_client_open(coap_session_t *s, const coap_address_t *local_if,
     coap_log_err("coap_new_client_session: AF_UNIX needs a local path");
     return 0;
   }
-  coap_address_copy(&s->remote, server);
-  s->remote.size = coap_address_socklen(server);
+  coap_address_copy(&remote, server);
+  remote.size = coap_address_socklen(server);
   if (family != AF_UNIX && coap_address_get_port(server) == 0)
-    coap_address_set_port(&s->remote, COAP_DEFAULT_PORT);
+    coap_address_set_port(&remote, COAP_DEFAULT_PORT);
+  if (!coap_session_set_remote(s, &remote))
+    return 0;
   s->io.fd = open_socket(family);
   if (s->io.fd < 0)
     return 0;
@@ -281,23 +287,23 @@ coap_udp_client_open(coap_session_t *s, const coap_address_t *local_if,
     }
     if (family == AF_UNIX) {
       /* Recorded now so that a failure below still removes the file. */
-      coap_address_copy(&s->local, local_if);
+      coap_address_copy(own, local_if);
       s->ext->unix_bound = 1;
     }
   }
-  if (coap_is_mcast(&s->remote)) {
+  if (coap_is_mcast(&remote)) {
     /* Bound now, so that the local port is known before the first send. */
     if (!local_if && !bind_any(s->io.fd, family))
       return 0;
     if (!client_mcast_setup(s))
       return 0;
-  } else if (family != AF_UNIX && connect(s->io.fd, &s->remote.addr.sa,
-                     coap_address_socklen(&s->remote)) < 0) {
+  } else if (family != AF_UNIX && connect(s->io.fd, &remote.addr.sa,
+                     coap_address_socklen(&remote)) < 0) {
     coap_log_err("coap_new_client_session: connect: %s", strerror(errno));
     return 0;
   }
   if (family != AF_UNIX)
-    fill_local(s->io.fd, &s->local);
+    fill_local(s->io.fd, own);
   return coap_loop_add(s->context, &s->io);
 }
 
@@ -320,16 +326,16 @@ build_pktinfo(const coap_session_t *s, uint8_t *cbuf, size_t cap)
     return 0;
   memset(cbuf, 0, cap);
   c = CMSG_FIRSTHDR(&m);
-  if (s->local.addr.sa.sa_family == AF_INET) {
-    struct in_pktinfo pi = {.ipi_spec_dst = s->local.addr.sin.sin_addr};
+  if (s->local->addr.sa.sa_family == AF_INET) {
+    struct in_pktinfo pi = {.ipi_spec_dst = s->local->addr.sin.sin_addr};
     c->cmsg_level = IPPROTO_IP;
     c->cmsg_type = IP_PKTINFO;
     c->cmsg_len = CMSG_LEN(sizeof(pi));
     memcpy(CMSG_DATA(c), &pi, sizeof(pi));
     return CMSG_SPACE(sizeof(pi));
   }
-  if (s->local.addr.sa.sa_family == AF_INET6) {
-    struct in6_pktinfo pi = {.ipi6_addr = s->local.addr.sin6.sin6_addr};
+  if (s->local->addr.sa.sa_family == AF_INET6) {
+    struct in6_pktinfo pi = {.ipi6_addr = s->local->addr.sin6.sin6_addr};
     c->cmsg_level = IPPROTO_IPV6;
     c->cmsg_type = IPV6_PKTINFO;
     c->cmsg_len = CMSG_LEN(sizeof(pi));
@@ -345,7 +351,7 @@ session_fd(const coap_session_t *s, int *connected)
   if (s->io.fd >= 0) {
     /* AF_UNIX clients stay unconnected: the server may not exist yet. */
     *connected = s->ext->mcast_addr == NULL &&
-                 s->remote.addr.sa.sa_family != AF_UNIX;
+                 s->remote.sa.sa_family != AF_UNIX;
     return s->io.fd;
   }
   *connected = 0;
@@ -361,7 +367,7 @@ coap_udp_send(coap_session_t *s, const uint8_t *data, size_t len)
 
   if (r < 0)
     return r;
-  s->stats.sent++;
+  s->sent++;
   coap_session_touch(s);
   return r;
 }
@@ -378,8 +384,7 @@ coap_udp_send_raw(coap_session_t *s, const uint8_t *data, size_t len)
   if (fd < 0)
     return -1;
   if (!connected) {
-    m.msg_name = &s->remote.addr;
-    m.msg_namelen = coap_address_socklen(&s->remote);
+    m.msg_name = (void *)(uintptr_t)coap_session_remote_sa(s, &m.msg_namelen);
   }
   m.msg_controllen = build_pktinfo(s, cbuf, sizeof(cbuf));
   m.msg_control = m.msg_controllen ? cbuf : NULL;
@@ -390,8 +395,10 @@ coap_udp_send_raw(coap_session_t *s, const uint8_t *data, size_t len)
       coap_log_debug("send to %s: %s", coap_session_str(s), strerror(err));
     /* Reported through the queue's timer, not from inside coap_send. */
     if (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH ||
-        err == ENOENT)
-      s->ext->pending_err = 1;
+        err == ENOENT) {
+      if (coap_session_ext(s))
+        s->ext->pending_err = 1;
+    }
     errno = err;
     return -1;
   }
@@ -433,17 +440,17 @@ coap_udp_batch_commit(coap_context_t *ctx, coap_session_t *s,
   m->msg_namelen = 0;
   if (!connected) {
     /* Only the bytes the kernel reads, not the whole coap_address_t. */
-    if (s->remote.addr.sa.sa_family == AF_INET) {
+    if (s->remote.sa.sa_family == AF_INET) {
       m->msg_namelen = sizeof(struct sockaddr_in);
-      b->tx_name[i].addr.sin = s->remote.addr.sin;
-    } else if (s->remote.addr.sa.sa_family == AF_INET6) {
+      b->tx_name[i].addr.sin = s->remote.sin;
+    } else if (s->remote.sa.sa_family == AF_INET6) {
       m->msg_namelen = sizeof(struct sockaddr_in6);
-      b->tx_name[i].addr.sin6 = s->remote.addr.sin6;
+      b->tx_name[i].addr.sin6 = s->remote.sin6;
     } else {
-      m->msg_namelen = coap_address_socklen(&s->remote);
+      const struct sockaddr *sa = coap_session_remote_sa(s, &m->msg_namelen);
       if (m->msg_namelen > sizeof(b->tx_name[i].addr))
         m->msg_namelen = sizeof(b->tx_name[i].addr);
-      memcpy(&b->tx_name[i].addr, &s->remote.addr, m->msg_namelen);
+      memcpy(&b->tx_name[i].addr, sa, m->msg_namelen);
     }
     m->msg_name = &b->tx_name[i].addr;
   }
@@ -455,7 +462,7 @@ coap_udp_batch_commit(coap_context_t *ctx, coap_session_t *s,
     m->msg_control = m->msg_controllen ? b->tx_cmsg[i] : NULL;
   }
   b->tx_count++;
-  s->stats.sent++;
+  s->sent++;
   /* The datagram being answered touched the session this very turn. */
   if (s->last_activity != ctx->now || !ctx->in_dispatch)
     coap_session_touch(s);
@@ -652,7 +659,7 @@ endpoint_datagram(coap_endpoint_t *ep, struct msghdr *m, const uint8_t *data,
   if (!s)
     return;
   if (ifindex >= 0)
-    s->ifindex = ifindex;
+    coap_session_set_ifindex(s, ifindex);
   coap_handle_datagram(s, data, len);
   ctx->rx_mcast = 0;
 }
@@ -664,10 +671,12 @@ session_datagram(coap_session_t *s, struct msghdr *m, const uint8_t *data,
   int ifindex = parse_pktinfo(m, NULL, 0);
 
   if (ifindex >= 0)
-    s->ifindex = ifindex;
+    coap_session_set_ifindex(s, ifindex);
   if (s->ext->mcast_addr && m->msg_namelen > 0) {
     /* The responder's unicast address, until the next coap_send. */
-    peer_from(&s->remote, m);
+    coap_address_t from;
+    peer_from(&from, m);
+    coap_session_set_remote(s, &from);
   }
   if (s->ext->tls)
     coap_dtls_session_datagram(s, data, len);

@@ -296,3 +296,26 @@ ck_parse_option_arg(const char *text, ck_option_arg_t *opt, const char **why)
   }
   return option_value(comma + 1, opt, why);
 }
+
+int
+ck_parse_block(const char *text, unsigned int *num, unsigned int *size)
+{
+  const char *comma = strchr(text, ',');
+  char digits[16];
+  unsigned long n = 0, sz;
+
+  if (comma != NULL) {
+    if ((size_t)(comma - text) >= sizeof(digits))
+      return -1;
+    memcpy(digits, text, (size_t)(comma - text));
+    digits[comma - text] = '\0';
+    if (ck_parse_uint(digits, 0, 0xFFFFF, &n) < 0)
+      return -1;
+    text = comma + 1;
+  }
+  if (ck_parse_uint(text, 16, 1024, &sz) < 0 || (sz & (sz - 1)) != 0)
+    return -1;
+  *num = (unsigned int)n;
+  *size = (unsigned int)sz;
+  return 0;
+}

@@ -47,6 +47,10 @@ int ck_parse_token(const char *text, uint8_t token[COAP_TOKEN_MAX_LEN],
 int ck_parse_option_arg(const char *text, ck_option_arg_t *opt,
                         const char **why);
 
+/* -b [num,]size as libcoap's: num 0..0xFFFFF (0 when absent), size a
+ * power of two in 16..1024. */
+int ck_parse_block(const char *text, unsigned int *num, unsigned int *size);
+
 /* Space-separated list of the method names, for messages. */
 #define CK_METHOD_NAMES "get, put, post, delete, fetch, patch, ipatch"
 

@@ -14,9 +14,18 @@
  * The probe times its pings itself: the library's retransmission timeout
  * is set past -W, and a ping still unanswered at -W is cancelled with
  * coap_session_disconnected(), so each ping is exactly one datagram and
- * its round-trip time is unambiguous.  --watch instead leaves the pinging
- * to the library's keepalive (coap_context_set_keepalive) and reports its
- * pongs and nacks.
+ * its round-trip time is unambiguous.  On TCP, TLS and WebSockets nothing
+ * is retransmitted and disconnecting would drop the connection, so a late
+ * ping is only forgotten: its Pong, if it ever comes, comes first (a stream
+ * keeps order) and is skipped.  --watch instead leaves the pinging to the
+ * library's keepalive (coap_context_set_keepalive) and reports its pongs
+ * and nacks; a target other than UDP that goes down gets a new session
+ * (connection, handshake) every -K seconds until it answers again.
+ *
+ * DTLS, TCP, TLS and WebSocket targets first connect (and shake hands);
+ * the first ping leaves when the session is established, and the
+ * handshake time (to the end of the DTLS or TLS handshake) is reported
+ * apart from the pings'.  -W also bounds the connection set-up.
  */
 #include "probe.h"
 
@@ -54,6 +63,15 @@ typedef struct target_t {
   unsigned long errors;      /* ICMP and other immediate failures */
   double rtt_min, rtt_max, rtt_sum, rtt_sum2; /* milliseconds */
   const char *setup_error;   /* why no ping could be sent, or NULL */
+  coap_uri_t parsed;         /* points into uri */
+  coap_proto_t proto;
+  uint64_t open_us;          /* when the session was opened */
+  double handshake_ms;       /* -1: none (yet) */
+  int connecting;            /* waiting for the session to be established */
+  int failed;                /* connection or handshake failed: fail_why */
+  char fail_why[200];
+  unsigned long stale;       /* streams: forgotten pings whose Pong is due */
+  uint64_t reopen_us;        /* --watch: reconnect then (0: not planned) */
   int cancelling;            /* our own disconnect: ignore its nack */
   int up;                    /* --watch: -1 unknown, 0 down, 1 up */
   unsigned long transitions; /* --watch */
@@ -353,11 +371,18 @@ check_uri(const char *uri, coap_uri_t *out)
   if (coap_split_uri((const uint8_t *)uri, strlen(uri), out) < 0 ||
       out->host.length == 0)
     return ck_usage_error("bad URI '%s'", uri);
-  if (out->scheme != COAP_URI_SCHEME_COAP)
-    return ck_usage_error("%.*s:// is not supported in this build (UDP "
-                          "coap:// only; DTLS, TCP and TLS come later)",
+  if (coap_uri_scheme_proto(out->scheme) == COAP_PROTO_NONE)
+    return ck_usage_error("%.*s:// is not supported (coap, coaps, coap+tcp, "
+                          "coaps+tcp, coap+ws and coaps+ws are)",
                           (int)(sep - uri), uri);
   return 0;
+}
+
+static int
+proto_secure(coap_proto_t proto)
+{
+  return proto == COAP_PROTO_DTLS || proto == COAP_PROTO_TLS ||
+         proto == COAP_PROTO_WSS;
 }
 
 static target_t *
@@ -373,6 +398,7 @@ target_new(char *uri)
   t->heap_index = SIZE_MAX;
   t->mid = COAP_INVALID_MID;
   t->up = -1;
+  t->handshake_ms = -1.0;
   return t;
 }
 
@@ -390,23 +416,51 @@ unix_local(probe_t *p, coap_address_t *local)
 
 /* Resolves and opens the target's session; on failure sets setup_error.
  * Returns 0 when a session is open. */
-static int
-target_open(probe_t *p, target_t *t, const coap_uri_t *uri)
+static coap_session_t *
+session_new(probe_t *p, target_t *t, const coap_address_t *local,
+            const coap_address_t *remote)
 {
+  static ck_keys_t none;
+  ck_keys_t *keys = p->cfg->keys;
+  char host[256];
+
+  if (!proto_secure(t->proto))
+    return coap_new_client_session(p->ctx, local, remote, t->proto);
+  if (keys == NULL) {
+    ck_keys_init(&none, CK_KEYS_CLIENT);
+    keys = &none;
+  }
+  /* The URI's host: SNI and the name the certificate must carry. */
+  snprintf(host, sizeof(host), "%.*s", (int)t->parsed.host.length,
+           (const char *)t->parsed.host.s);
+  return ck_keys_client_session(keys, p->ctx, local, remote, t->proto, host);
+}
+
+static int
+target_open(probe_t *p, target_t *t)
+{
+  const coap_uri_t *uri = &t->parsed;
   coap_address_t remote, local;
 
+  t->proto = coap_uri_scheme_proto(uri->scheme);
   if (!coap_uri_to_address(uri, &remote)) {
     t->setup_error = "cannot resolve the host";
     return -1;
   }
   if (!coap_is_af_unix(&remote))
-    coap_address_set_port(&remote, uri->port ? uri->port : COAP_DEFAULT_PORT);
+    coap_address_set_port(&remote, uri->port
+                                       ? uri->port
+                                       : coap_uri_scheme_default_port(
+                                             uri->scheme));
   else
     unix_local(p, &local);
   coap_print_addr(&remote, (unsigned char *)t->addr, sizeof(t->addr));
-  t->session = coap_new_client_session(
-      p->ctx, coap_is_af_unix(&remote) ? &local : NULL, &remote,
-      COAP_PROTO_UDP);
+  t->open_us = now_us();
+  t->connecting = t->proto != COAP_PROTO_UDP;
+  t->failed = 0;
+  t->stale = 0;
+  t->session = session_new(p, t, coap_is_af_unix(&remote) ? &local : NULL,
+                           &remote);
   if (t->session == NULL) {
     t->setup_error = errno == EMFILE || errno == ENFILE
                          ? "out of file descriptors"
@@ -465,11 +519,32 @@ report_start(const probe_t *p, const target_t *t)
   cJSON *o;
 
   if (printing(p, CK_PROBE_TEXT)) {
-    printf("PING %s (%s) over UDP\n", t->uri, t->addr);
+    printf("PING %s (%s) over %s\n", t->uri, t->addr,
+           coap_proto_name(t->proto));
   } else if (printing(p, CK_PROBE_JSON)) {
     o = json_event("start", t);
     cJSON_AddStringToObject(o, "address", t->addr);
-    cJSON_AddStringToObject(o, "proto", "UDP");
+    cJSON_AddStringToObject(o, "proto", coap_proto_name(t->proto));
+    json_print(o);
+  }
+  flush_if_watching(p);
+}
+
+/* The session is established; for DTLS and TLS with its handshake time. */
+static void
+report_connected(const probe_t *p, const target_t *t)
+{
+  cJSON *o;
+
+  if (t->handshake_ms < 0.0)
+    return;
+  if (printing(p, CK_PROBE_TEXT)) {
+    printf("%s: %s handshake %.3f ms\n", t->uri, coap_proto_name(t->proto),
+           t->handshake_ms);
+  } else if (printing(p, CK_PROBE_JSON)) {
+    o = json_event("handshake", t);
+    cJSON_AddStringToObject(o, "proto", coap_proto_name(t->proto));
+    cJSON_AddNumberToObject(o, "handshake_ms", t->handshake_ms);
     json_print(o);
   }
   flush_if_watching(p);
@@ -553,12 +628,19 @@ summary_text(const probe_t *p, const target_t *t)
            t->transitions);
     return;
   }
-  if (t->setup_error) {
-    printf("0 sent, 0 received, 100%% loss, error: %s\n", t->setup_error);
+  if (t->setup_error || t->failed) {
+    printf("0 sent, 0 received, 100%% loss, error: %s\n",
+           t->setup_error ? t->setup_error : t->fail_why);
     return;
   }
-  printf("%lu sent, %lu received, %.1f%% loss, handshake n/a (UDP)\n", t->seq,
-         t->received, loss_ratio(t) * 100.0);
+  if (t->handshake_ms >= 0.0)
+    printf("%lu sent, %lu received, %.1f%% loss, handshake %.3f ms (%s)\n",
+           t->seq, t->received, loss_ratio(t) * 100.0, t->handshake_ms,
+           coap_proto_name(t->proto));
+  else
+    printf("%lu sent, %lu received, %.1f%% loss, handshake n/a (%s)\n",
+           t->seq, t->received, loss_ratio(t) * 100.0,
+           coap_proto_name(t->proto));
   if (t->received == 0)
     return;
   stats(t, &avg, &mdev);
@@ -580,7 +662,7 @@ summary_json(const probe_t *p, const target_t *t)
                                                      : "unknown");
     cJSON_AddNumberToObject(o, "transitions", (double)t->transitions);
   }
-  cJSON_AddStringToObject(o, "proto", "UDP");
+  cJSON_AddStringToObject(o, "proto", coap_proto_name(t->proto));
   cJSON_AddNumberToObject(o, "sent", (double)t->seq);
   cJSON_AddNumberToObject(o, "received", (double)t->received);
   cJSON_AddNumberToObject(o, "loss", loss_ratio(t));
@@ -592,9 +674,13 @@ summary_json(const probe_t *p, const target_t *t)
     cJSON_AddNumberToObject(o, "rtt_max_ms", t->rtt_max);
     cJSON_AddNumberToObject(o, "rtt_mdev_ms", round(mdev * 1000.0) / 1000.0);
   }
-  cJSON_AddNullToObject(o, "handshake_ms"); /* UDP has none */
-  if (t->setup_error)
-    cJSON_AddStringToObject(o, "error", t->setup_error);
+  if (t->handshake_ms >= 0.0)
+    cJSON_AddNumberToObject(o, "handshake_ms", t->handshake_ms);
+  else
+    cJSON_AddNullToObject(o, "handshake_ms"); /* UDP, TCP, WS: none */
+  if (t->setup_error || t->failed)
+    cJSON_AddStringToObject(o, "error",
+                            t->setup_error ? t->setup_error : t->fail_why);
   json_print(o);
 }
 
@@ -615,7 +701,11 @@ summary_prometheus(probe_t *p, const target_t *t)
     fprintf(p->prom[PROM_RTT], "coap_probe_rtt_seconds{target=\"%s\"} %.9g\n",
             label, avg / 1000.0);
   }
-  /* coap_probe_handshake_seconds: DTLS and TLS only; no sample for UDP. */
+  /* coap_probe_handshake_seconds: DTLS and TLS only; none for UDP, TCP. */
+  if (t->handshake_ms >= 0.0)
+    fprintf(p->prom[PROM_HANDSHAKE],
+            "coap_probe_handshake_seconds{target=\"%s\"} %.9g\n", label,
+            t->handshake_ms / 1000.0);
   if (!p->cfg->watch)
     fprintf(p->prom[PROM_LOSS], "coap_probe_loss_ratio{target=\"%s\"} %.9g\n",
             label, loss_ratio(t));
@@ -627,7 +717,8 @@ static const char *const prom_help[PROM_FAMILIES][2] = {
   {"coap_probe_rtt_seconds",
    "Mean round-trip time of the target's answered pings."},
   {"coap_probe_handshake_seconds",
-   "DTLS or TLS handshake time; no sample for UDP targets, which have none."},
+   "DTLS or TLS handshake time; no sample for UDP, TCP and WebSocket "
+   "targets, which have none."},
   {"coap_probe_loss_ratio",
    "Share of the pings sent that got no answer (1 when none could be sent)."},
 };
@@ -718,17 +809,37 @@ ping_send(probe_t *p, target_t *t, uint64_t now)
 
 /* The ping outstanding at -W is lost: cancel it so that the library
  * neither retransmits it nor holds the next one behind it (NSTART).  On
- * TCP and TLS (7.02 Ping, 7.03 Pong; no retransmission, no NSTART) this
- * must only forget the ping, not drop the connection: the scheme check in
- * check_uri keeps those targets out until then. */
+ * TCP, TLS and WebSockets (7.02 Ping, 7.03 Pong; no retransmission, no
+ * NSTART) disconnecting would drop the connection: the ping is only
+ * forgotten, and its Pong skipped should it come. */
 static void
 ping_timeout(probe_t *p, target_t *t, uint64_t now)
 {
-  t->cancelling = 1;
-  coap_session_disconnected(t->session, COAP_NACK_TOO_MANY_RETRIES);
-  t->cancelling = 0;
+  if (coap_proto_reliable(t->proto)) {
+    t->stale++;
+  } else {
+    t->cancelling = 1;
+    coap_session_disconnected(t->session, COAP_NACK_TOO_MANY_RETRIES);
+    t->cancelling = 0;
+  }
   report_lost(p, t, NULL);
   ping_done(p, t, now);
+}
+
+/* The connection or handshake failed or took longer than -W: the target
+ * is done, unanswered. */
+static void
+connect_failed(probe_t *p, target_t *t)
+{
+  if (!t->failed) {
+    t->failed = 1;
+    snprintf(t->fail_why, sizeof(t->fail_why), "%s",
+             proto_secure(t->proto) ? "handshake timed out"
+                                    : "connection timed out");
+  }
+  if (!p->cfg->quiet)
+    ck_diag("%s: %s", t->uri, t->fail_why);
+  target_finish(p, t);
 }
 
 static void
@@ -738,7 +849,9 @@ run_due(probe_t *p)
 
   while (p->heap_len > 0 && p->heap[0]->due_us <= now) {
     target_t *t = p->heap[0];
-    if (t->mid != COAP_INVALID_MID)
+    if (t->failed || t->connecting)
+      connect_failed(p, t);
+    else if (t->mid != COAP_INVALID_MID)
       ping_timeout(p, t, now);
     else
       ping_send(p, t, now);
@@ -772,7 +885,13 @@ on_pong(coap_session_t *session, const coap_pdu_t *rcvd, const coap_mid_t mid)
     }
     return;
   }
-  if (t->mid == COAP_INVALID_MID || t->mid != mid)
+  if (coap_proto_reliable(t->proto) && t->stale > 0) {
+    t->stale--; /* a stream keeps order: the oldest forgotten ping's */
+    return;
+  }
+  /* A stream's Pong has no message ID: the one ping in flight it is. */
+  if (t->mid == COAP_INVALID_MID ||
+      (t->mid != mid && !coap_proto_reliable(t->proto)))
     return; /* a late answer to a ping already counted as lost */
   rtt = (double)(now - t->sent_us) / 1000.0;
   if (t->received == 0 || rtt < t->rtt_min)
@@ -799,6 +918,29 @@ nack_text(coap_nack_reason_t reason)
   }
 }
 
+/* --watch: the target went away.  Over anything but UDP its session is
+ * replaced (a new connection and handshake) -K seconds later. */
+static void
+watch_down(probe_t *p, target_t *t, const char *why)
+{
+  if (t->up != 0) {
+    t->up = 0;
+    t->transitions++;
+    if (printing(p, CK_PROBE_TEXT)) {
+      char ts[32];
+      iso_time(ts, sizeof(ts));
+      printf("%s %s: down (%s)\n", ts, t->uri, why);
+    } else if (printing(p, CK_PROBE_JSON)) {
+      cJSON *o = json_event("down", t);
+      cJSON_AddStringToObject(o, "reason", why);
+      json_print(o);
+    }
+    flush_if_watching(p);
+  }
+  if (t->proto != COAP_PROTO_UDP && t->reopen_us == 0)
+    t->reopen_us = now_us() + (uint64_t)p->cfg->keepalive_s * 1000000u;
+}
+
 static void
 on_nack(coap_session_t *session, const coap_pdu_t *sent,
         const coap_nack_reason_t reason, const coap_mid_t mid)
@@ -810,20 +952,7 @@ on_nack(coap_session_t *session, const coap_pdu_t *sent,
   if (p == NULL || t == NULL || t->cancelling)
     return;
   if (p->cfg->watch) {
-    if (t->up != 0) {
-      t->up = 0;
-      t->transitions++;
-      if (printing(p, CK_PROBE_TEXT)) {
-        char ts[32];
-        iso_time(ts, sizeof(ts));
-        printf("%s %s: down (%s)\n", ts, t->uri, nack_text(reason));
-      } else if (printing(p, CK_PROBE_JSON)) {
-        cJSON *o = json_event("down", t);
-        cJSON_AddStringToObject(o, "reason", nack_text(reason));
-        json_print(o);
-      }
-      flush_if_watching(p);
-    }
+    watch_down(p, t, nack_text(reason));
     return;
   }
   if (t->mid == COAP_INVALID_MID || t->mid != mid)
@@ -831,6 +960,82 @@ on_nack(coap_session_t *session, const coap_pdu_t *sent,
   t->errors++;
   report_lost(p, t, nack_text(reason));
   ping_done(p, t, now_us());
+}
+
+/* Why the session could not be set up, from the event that ended it. */
+static void
+note_failure(target_t *t, coap_session_t *session, coap_event_t event)
+{
+  const char *tls = coap_session_get_tls_error(session);
+  const char *why;
+
+  if (t->failed)
+    return;
+  t->failed = 1;
+  if (tls != NULL) {
+    snprintf(t->fail_why, sizeof(t->fail_why), "%s handshake failed: %s",
+             t->proto == COAP_PROTO_DTLS ? "DTLS" : "TLS", tls);
+    return;
+  }
+  if (event == COAP_EVENT_TCP_FAILED)
+    why = "cannot connect";
+  else if (event == COAP_EVENT_SESSION_FAILED && t->proto == COAP_PROTO_DTLS)
+    why = "handshake failed: unreachable";
+  else if (event == COAP_EVENT_DTLS_ERROR)
+    why = "handshake failed";
+  else
+    why = t->connecting ? "connection closed during set-up"
+                        : "connection closed";
+  snprintf(t->fail_why, sizeof(t->fail_why), "%s", why);
+}
+
+static int
+is_failure_event(coap_event_t event)
+{
+  return event == COAP_EVENT_DTLS_ERROR || event == COAP_EVENT_DTLS_CLOSED ||
+         event == COAP_EVENT_TCP_FAILED || event == COAP_EVENT_TCP_CLOSED ||
+         event == COAP_EVENT_SESSION_FAILED ||
+         event == COAP_EVENT_SESSION_CLOSED;
+}
+
+static void watch_down(probe_t *p, target_t *t, const char *why);
+
+/* Connection set-up: the first ping leaves once the session is
+ * established; a failure ends the target (after the event, from run_due:
+ * the library is still using the session here). */
+static int
+on_event(coap_session_t *session, const coap_event_t event)
+{
+  probe_t *p = coap_context_get_app_data(coap_session_get_context(session));
+  target_t *t = coap_session_get_app_data(session);
+  uint64_t now = now_us();
+
+  if (p == NULL || t == NULL || t->cancelling)
+    return 0;
+  if (event == COAP_EVENT_DTLS_CONNECTED && t->connecting &&
+      proto_secure(t->proto))
+    t->handshake_ms = (double)(now - t->open_us) / 1000.0;
+  if (event == COAP_EVENT_SESSION_CONNECTED && t->connecting) {
+    t->connecting = 0;
+    report_connected(p, t);
+    if (p->cfg->watch)
+      coap_session_send_ping(session);
+    else
+      heap_push(p, t, now);
+    return 0;
+  }
+  if (!is_failure_event(event) || t->proto == COAP_PROTO_UDP)
+    return 0;
+  if (p->cfg->watch) {
+    note_failure(t, session, event);
+    watch_down(p, t, t->fail_why);
+    return 0;
+  }
+  if (t->connecting) {
+    note_failure(t, session, event);
+    heap_push(p, t, now);
+  }
+  return 0;
 }
 
 /* ---------------------------------------------------------------- set-up */
@@ -898,6 +1103,7 @@ probe_init(probe_t *p, const ck_probe_config_t *cfg)
   coap_context_set_app_data(p->ctx, p);
   coap_register_pong_handler(p->ctx, on_pong);
   coap_register_nack_handler(p->ctx, on_nack);
+  coap_register_event_handler(p->ctx, on_event);
   if (cfg->watch) {
     /* One retransmission at a third of -W: a keepalive is declared lost
      * -W after it left. */
@@ -971,7 +1177,9 @@ start_next(probe_t *p, source_t *src, int *end)
     p->setup_errors++;
     return NULL;
   }
-  if (target_open(p, t, &parsed) != 0) {
+  /* Parsed again: the views must point into the target's own copy. */
+  coap_split_uri((const uint8_t *)t->uri, strlen(t->uri), &t->parsed);
+  if (target_open(p, t) != 0) {
     if (!p->cfg->quiet && t->setup_error)
       ck_diag("%s: %s", t->uri, t->setup_error);
     target_finish(p, t);
@@ -980,6 +1188,17 @@ start_next(probe_t *p, source_t *src, int *end)
   p->active++;
   report_start(p, t);
   return t;
+}
+
+/* The first event of a fresh target: a UDP ping now, or the end of the
+ * time its connection and handshake may take. */
+static uint64_t
+first_due(const probe_t *p, const target_t *t)
+{
+  uint64_t now = now_us();
+
+  return t->connecting ? t->open_us + (uint64_t)p->cfg->timeout_ms * 1000u
+                       : now;
 }
 
 /* Counts the targets left unprobed after an interruption or the deadline. */
@@ -1031,7 +1250,7 @@ run_pings(probe_t *p, source_t *src)
     while (!end && p->active < p->parallel) {
       target_t *t = start_next(p, src, &end);
       if (t != NULL)
-        heap_push(p, t, now_us());
+        heap_push(p, t, first_due(p, t));
     }
     if (end && p->active == 0)
       return;
@@ -1060,6 +1279,53 @@ watch_add(probe_t *p, target_t *t)
   return 0;
 }
 
+/* --watch: a new session for a target that went down, in place of the
+ * old one. */
+static void
+watch_reopen(probe_t *p, target_t *t)
+{
+  t->reopen_us = 0;
+  if (t->session) {
+    coap_session_set_app_data(t->session, NULL);
+    coap_session_release(t->session);
+    t->session = NULL;
+    p->active--;
+  }
+  if (target_open(p, t) == 0) {
+    p->active++;
+    return;
+  }
+  /* Not a set-up error this time: the target is down, try again later. */
+  p->setup_errors--;
+  watch_down(p, t, t->setup_error);
+  t->setup_error = NULL;
+}
+
+/* --watch: connections that take longer than -W, and sessions due to be
+ * replaced.  Returns when the next of these is due (0: none). */
+static uint64_t
+watch_tick(probe_t *p)
+{
+  uint64_t now = now_us(), next = 0;
+
+  for (size_t i = 0; i < p->all_len; i++) {
+    target_t *t = p->all[i];
+    uint64_t limit = t->open_us + (uint64_t)p->cfg->timeout_ms * 1000u;
+    if (t->connecting && now >= limit) {
+      t->connecting = 0;
+      watch_down(p, t, proto_secure(t->proto) ? "handshake timed out"
+                                              : "connection timed out");
+    }
+    if (t->reopen_us && now >= t->reopen_us)
+      watch_reopen(p, t);
+    if (t->connecting && (next == 0 || limit < next))
+      next = limit;
+    if (t->reopen_us && (next == 0 || t->reopen_us < next))
+      next = t->reopen_us;
+  }
+  return next;
+}
+
 static void
 run_watch(probe_t *p, source_t *src)
 {
@@ -1076,12 +1342,21 @@ run_watch(probe_t *p, source_t *src)
       target_finish(p, t);
       break;
     }
-    /* The first ping now; the keepalive takes over from there. */
-    coap_session_send_ping(t->session);
+    /* The first ping now (or once connected: on_event); the keepalive
+     * takes over from there. */
+    if (!t->connecting)
+      coap_session_send_ping(t->session);
   }
-  while (!stop_requested && !past_deadline(p))
-    if (coap_io_process(p->ctx, wait_ms(p, now_us())) < 0)
+  while (!stop_requested && !past_deadline(p)) {
+    uint64_t now, next = watch_tick(p);
+    uint32_t ms;
+    now = now_us();
+    ms = wait_ms(p, now);
+    if (next != 0 && next > now && (next - now) / 1000u + 1 < ms)
+      ms = (uint32_t)((next - now) / 1000u + 1);
+    if (coap_io_process(p->ctx, ms) < 0)
       break;
+  }
   for (size_t i = 0; i < p->all_len; i++)
     target_finish(p, p->all[i]);
   p->all_len = 0;

@@ -1,9 +1,11 @@
 /*
  * probe.h -- coap-keepalive-probe's engine: CoAP pings (an empty CON that a
- * live peer answers with RST) towards many targets from one context, each
- * target its own client session, reported as text, JSON lines or the
- * Prometheus text exposition format.  cmd/coap-keepalive-probe.c only reads
- * the command line into a ck_probe_config_t.
+ * live peer answers with RST over UDP and DTLS; a 7.02 Ping answered by a
+ * 7.03 Pong over TCP, TLS and WebSockets) towards many targets from one
+ * context, each target its own client session, reported as text, JSON
+ * lines or the Prometheus text exposition format.
+ * cmd/coap-keepalive-probe.c only reads the command line into a
+ * ck_probe_config_t.
  */
 #ifndef COAPKIT_SRC_PROBE_H
 #define COAPKIT_SRC_PROBE_H
@@ -12,6 +14,7 @@
 #include <stdint.h>
 
 #include "coap.h"
+#include "keys.h"
 
 typedef enum ck_probe_format_t {
   CK_PROBE_TEXT = 0,
@@ -43,6 +46,7 @@ typedef struct ck_probe_config_t {
   unsigned int keepalive_s;    /* -K, with --watch */
   int quiet;                   /* -q: print nothing at all */
   coap_log_t log_level;        /* -v */
+  ck_keys_t *keys;             /* PSK and certificates for coaps* targets */
 } ck_probe_config_t;
 
 void ck_probe_config_init(ck_probe_config_t *cfg);

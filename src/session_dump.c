@@ -60,7 +60,10 @@ on_pong(coap_session_t *session, const coap_pdu_t *received,
   probe_t *p = probe_of(session);
 
   (void)received;
-  if (p == NULL || p->pong || mid != p->ping_mid)
+  /* A stream's Pong (7.03) carries no message ID: it answers our Ping. */
+  if (p == NULL || p->pong ||
+      (mid != p->ping_mid &&
+       !coap_proto_reliable(coap_session_get_proto(session))))
     return;
   p->pong = 1;
   p->ping_rtt_ms = coap_ticks_ms() - p->ping_sent_ms;
@@ -152,8 +155,11 @@ run_probe(ck_target_t *t, probe_t *p, uint32_t wait_ms)
 }
 
 static void
-explain(const ck_dump_config_t *cfg, const probe_t *p)
+explain(const ck_dump_config_t *cfg, const probe_t *p,
+        const coap_session_t *s)
 {
+  if (ck_keys_report_failure(s))
+    return;
   if (p->failed && p->reason == COAP_NACK_ICMP_ISSUE)
     ck_diag("%s: unreachable (ICMP): nothing listens there", cfg->uri);
   else if (p->failed)
@@ -213,24 +219,22 @@ print_text(const ck_dump_config_t *cfg, const ck_session_info_t *info,
 
 /* ---------------------------------------------------------------- session */
 
-/* ck_target_open sets up a plain session; a PSK one replaces it with the
- * same addresses (the key is stored now and used once DTLS exists). */
+/* A secure URI gets its keys from ck_target_open (src/keys.h).  On a
+ * plain one a PSK is only stored and shown: the session is replaced by a
+ * PSK session with the same addresses. */
 static int
 use_psk(const ck_dump_config_t *cfg, ck_target_t *t)
 {
-  const char *identity = cfg->psk_identity ? cfg->psk_identity : "";
+  const ck_keys_t *k = cfg->keys;
+  coap_proto_t proto = coap_session_get_proto(t->session);
 
-  coap_proto_t proto;
-
-  if (!cfg->have_psk_key && cfg->psk_identity == NULL)
+  if (k == NULL || !k->have_key || proto == COAP_PROTO_DTLS ||
+      proto == COAP_PROTO_TLS || proto == COAP_PROTO_WSS)
     return 0;
-  proto = coap_session_get_proto(t->session);
   coap_session_release(t->session);
   t->session = coap_new_client_session_psk(
       t->context, t->have_local ? &t->local : NULL, &t->remote, proto,
-      identity[0] ? identity : "coapkit",
-      cfg->have_psk_key ? cfg->psk_key : (const uint8_t *)"",
-      (unsigned)(cfg->have_psk_key ? cfg->psk_key_len : 0));
+      k->identity ? k->identity : "coapkit", k->key, (unsigned)k->key_len);
   if (t->session == NULL) {
     ck_diag("cannot set up a PSK session (an identity and a key are needed)");
     return -1;
@@ -243,6 +247,7 @@ open_target(const ck_dump_config_t *cfg, ck_target_t *t)
 {
   int rc = ck_target_parse(t, cfg->uri);
 
+  t->keys = cfg->keys;
   if (rc == 0)
     rc = ck_target_open(t, cfg->local_address, cfg->have_local_port,
                         cfg->local_port);
@@ -281,7 +286,7 @@ ck_dump_session(const ck_dump_config_t *cfg)
                 coap_session_get_state(t.session) ==
                     COAP_SESSION_STATE_ESTABLISHED;
   if (!established)
-    explain(cfg, &p);
+    explain(cfg, &p, t.session);
   ck_session_info_fill(&info, t.session, cfg->show_key);
   if (cfg->json)
     rc = print_json(cfg, &info, &p, established);

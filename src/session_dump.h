@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 #include "coap.h"
+#include "keys.h"
 
 #define CK_DUMP_DEFAULT_WAIT_MS 10000u
-#define CK_DUMP_MAX_KEY 64
 
 typedef struct ck_dump_config_t {
   const char *uri;
@@ -23,10 +23,7 @@ typedef struct ck_dump_config_t {
   const char *local_address; /* -a */
   int have_local_port;
   uint16_t local_port;       /* -p */
-  const char *psk_identity;  /* -u */
-  uint8_t psk_key[CK_DUMP_MAX_KEY]; /* -k */
-  size_t psk_key_len;
-  int have_psk_key;
+  ck_keys_t *keys;           /* -u -k -h -c -j -C -R -n (src/keys.h) */
   int request;               /* --request */
   int json;                  /* --json */
   int show_key;              /* --show-key */

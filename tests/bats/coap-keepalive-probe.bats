@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # coap-keepalive-probe: pings against our coap-server and libcoap's
-# coap-server-notls, dead ports, a server frozen with SIGSTOP, fleets from
-# files and stdin, shards, every output format parsed back, --watch, -q and
-# the exit codes.  No timing assertions: counts, formats and exit codes only.
+# coap-server-notls and coap-server-openssl, over UDP, DTLS (PSK and
+# certificates), TCP, TLS and WebSockets, dead ports, wrong keys, a server
+# frozen with SIGSTOP, fleets from files and stdin, shards, every output
+# format parsed back, --watch, -q and the exit codes.  No timing
+# assertions: counts, formats and exit codes only.
 
 load helpers
 
@@ -58,10 +60,11 @@ wait_exit() {
   [ "$status" -eq 0 ]
   for o in -c --count -i --interval -W --timeout -w --deadline -F --file \
     --parallel --shard --json --prometheus --watch -K --keepalive -q --quiet \
-    -v --verbose --help --version; do
+    -v --verbose --help --version -u --identity -k --key --key-file -h \
+    --cert -j --cert-key -C --ca -R --trusted-ca -n --no-verify; do
     grep -q -- "$o" <<<"$output" || { echo "missing $o"; false; }
   done
-  grep -q "not in this build" <<<"$output"
+  ! grep -q "not in this build" <<<"$output"
   help=$(grep -oE -- '--[a-z][a-z-]+' <<<"$output" | sort -u)
   page=$(sed 's/\\-/-/g' "$COAPKIT_SRCDIR/man/coap-keepalive-probe.1" | grep -oE -- '--[a-z][a-z-]+' | sort -u)
   [ "$help" = "$page" ]
@@ -75,9 +78,14 @@ wait_exit() {
   [ "$status" -eq 2 ]
   run probe not-a-uri
   [ "$status" -eq 2 ]
-  run probe coaps://127.0.0.1
+  run probe http://127.0.0.1
   [ "$status" -eq 2 ]
-  [[ "$output" == *"not supported in this build"* ]]
+  [[ "$output" == *"bad URI"* ]]
+  run probe -k 0xZZ coaps://127.0.0.1
+  [ "$status" -eq 2 ]
+  run probe --cert "$BATS_TEST_TMPDIR/missing.pem" coaps://127.0.0.1
+  [ "$status" -eq 2 ]
+  [[ "$output" != *PING* ]]
   run probe -K 5 coap://127.0.0.1
   [ "$status" -eq 2 ]
   run probe --watch -c 2 coap://127.0.0.1
@@ -377,4 +385,180 @@ EOF
   [ "$status" -eq 0 ]
   grep -q "^2 sent, 2 received" <<<"$output"
   ! ls /tmp/coap-keepalive-probe.* 2>/dev/null | grep -q .
+}
+
+# ---------------------------------------------------------------- security
+# and streams
+
+# start_secure_server ARGS...: our server with every port free; sets DPORT
+# (DTLS), TPORT (TCP), SPORT (TLS) and WPORT (WebSockets, with --ws-port).
+start_secure_server() {
+  local i
+  rm -f "$BATS_TEST_TMPDIR/dport" "$BATS_TEST_TMPDIR/ports"
+  start_server -A 127.0.0.1 --dtls-port-file "$BATS_TEST_TMPDIR/dport" \
+    --ports-file "$BATS_TEST_TMPDIR/ports" "$@" || return 1
+  for i in $(seq 1 50); do
+    [ -s "$BATS_TEST_TMPDIR/dport" ] && [ -s "$BATS_TEST_TMPDIR/ports" ] && break
+    sleep 0.1
+  done
+  DPORT=$(cat "$BATS_TEST_TMPDIR/dport")
+  TPORT=$(awk '$1 == "tcp" { print $2 }' "$BATS_TEST_TMPDIR/ports")
+  SPORT=$(awk '$1 == "tls" { print $2 }' "$BATS_TEST_TMPDIR/ports")
+  WPORT=$(awk '$1 == "ws" { print $2 }' "$BATS_TEST_TMPDIR/ports")
+}
+
+make_certs() {
+  CERTS="$BATS_TEST_TMPDIR/certs"
+  "$COAPKIT_SRCDIR/scripts/mkcerts" "$CERTS" >/dev/null 2>&1
+}
+
+@test "DTLS PSK: handshake reported apart from the pings, answered with RST" {
+  start_secure_server -k s3cret
+  t="coaps://127.0.0.1:$DPORT"
+  run probe -c 2 -i 0.2 -u me -k s3cret --json "$t"
+  [ "$status" -eq 0 ]
+  [ "$(jq -s '[.[] | select(.event == "reply" and .answer == "RST")] | length' <<<"$output")" -eq 2 ]
+  [ "$(jq -s '[.[] | select(.event == "handshake")] | length' <<<"$output")" -eq 1 ]
+  jq -se '[.[] | select(.event == "handshake")][0] | (.handshake_ms | type) == "number" and .proto == "DTLS"' <<<"$output"
+  jq -se '[.[] | select(.event == "summary")][0] | (.handshake_ms | type) == "number" and .proto == "DTLS" and .received == 2' <<<"$output"
+  jq -se '[.[] | select(.event == "start")][0].proto == "DTLS"' <<<"$output"
+}
+
+@test "DTLS certificates: text output shows the handshake and RST answers" {
+  make_certs
+  start_secure_server -c "$CERTS/server.pem" -j "$CERTS/server.key" -C "$CERTS/ca.pem"
+  t="coaps://localhost:$DPORT"
+  run probe -c 2 -i 0.2 --cert "$CERTS/client.pem" -j "$CERTS/client.key" \
+    -C "$CERTS/ca.pem" "$t"
+  [ "$status" -eq 0 ]
+  grep -q "^PING $t (127.0.0.1:$DPORT) over DTLS$" <<<"$output"
+  grep -qE "^$t: DTLS handshake [0-9.]+ ms$" <<<"$output"
+  [ "$(grep -c "^$t: seq=[12] RST rtt=" <<<"$output")" -eq 2 ]
+  grep -qE "^2 sent, 2 received, 0.0% loss, handshake [0-9.]+ ms \(DTLS\)$" <<<"$output"
+  # A certificate from another CA: the handshake fails, the target counts
+  # as not answered (exit 1) and the reason is on stderr.
+  run probe -c 1 -W 2 -R "$CERTS/other-ca.pem" "$t"
+  [ "$status" -eq 1 ]
+  grep -q "0 sent, 0 received, 100% loss, error: DTLS handshake failed" <<<"$output"
+}
+
+@test "TCP, TLS and WebSockets against our server: Pong answers" {
+  start_secure_server -k s3cret --ws-port 0
+  tcp="coap+tcp://127.0.0.1:$TPORT"
+  tls="coaps+tcp://127.0.0.1:$SPORT"
+  ws="coap+ws://127.0.0.1:$WPORT"
+  run probe -c 2 -i 0.2 -u me -k s3cret "$tcp" "$tls" "$ws"
+  [ "$status" -eq 0 ]
+  for t in "$tcp" "$tls" "$ws"; do
+    [ "$(grep -c "^$t: seq=[12] Pong rtt=" <<<"$output")" -eq 2 ] || { echo "$t"; false; }
+  done
+  grep -q "^PING $tcp (127.0.0.1:$TPORT) over TCP$" <<<"$output"
+  grep -q "^PING $tls (127.0.0.1:$SPORT) over TLS$" <<<"$output"
+  grep -q "^$tls: TLS handshake [0-9.]* ms$" <<<"$output"
+  grep -q "^2 sent, 2 received, 0.0% loss, handshake n/a (TCP)$" <<<"$output"
+  grep -qE "^2 sent, 2 received, 0.0% loss, handshake [0-9.]+ ms \(TLS\)$" <<<"$output"
+}
+
+@test "--prometheus: handshake samples for DTLS and TLS, none for UDP and TCP" {
+  start_secure_server -k s3cret
+  out="$BATS_TEST_TMPDIR/metrics.prom"
+  run probe -c 1 -u me -k s3cret --prometheus "$URI" \
+    "coaps://127.0.0.1:$DPORT" "coap+tcp://127.0.0.1:$TPORT" \
+    "coaps+tcp://127.0.0.1:$SPORT"
+  [ "$status" -eq 0 ]
+  printf '%s\n' "$output" >"$out"
+  run "$PROM_VALIDATE" "$out"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  grep -qE "^coap_probe_handshake_seconds\{target=\"coaps://127.0.0.1:$DPORT\"\} [0-9.e+-]+$" "$out"
+  grep -qE "^coap_probe_handshake_seconds\{target=\"coaps\+tcp://127.0.0.1:$SPORT\"\} [0-9.e+-]+$" "$out"
+  [ "$(grep -c '^coap_probe_handshake_seconds{' "$out")" -eq 2 ]
+  [ "$(grep -c '^coap_probe_success{.*} 1$' "$out")" -eq 4 ]
+}
+
+@test "a wrong key: that target fails (exit 1), the others answer" {
+  start_secure_server -k s3cret
+  good="coap+tcp://127.0.0.1:$TPORT"
+  run probe -c 1 -W 1 -u me -k wrong --json "coaps://127.0.0.1:$DPORT" \
+    "coaps+tcp://127.0.0.1:$SPORT" "$good"
+  [ "$status" -eq 1 ]
+  summaries=$(grep '"event":"summary"' <<<"$output")
+  [ "$(jq -s '[.[] | select(.answered)] | length' <<<"$summaries")" -eq 1 ]
+  jq -se '.[] | select(.target == "'"$good"'") | .answered' <<<"$summaries"
+  # DTLS drops what it cannot decrypt: the handshake times out; TLS is told.
+  jq -se '.[] | select(.proto == "DTLS") | .error == "handshake timed out" and .sent == 0' <<<"$summaries"
+  jq -se '.[] | select(.proto == "TLS") | (.error | startswith("TLS handshake failed")) and .sent == 0' <<<"$summaries"
+  run probe -c 1 -W 1 -u me -k wrong -q "coaps://127.0.0.1:$DPORT"
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+}
+
+@test "a dead TCP port fails at connect; its reason on stderr" {
+  port=$(closed_port)
+  run probe -c 2 -i 0.2 -W 1 "coap+tcp://127.0.0.1:$port"
+  [ "$status" -eq 1 ]
+  grep -q "^0 sent, 0 received, 100% loss, error: cannot connect$" <<<"$output"
+  grep -q "coap-keepalive-probe: coap+tcp://127.0.0.1:$port: cannot connect" <<<"$output"
+}
+
+@test "TCP: a ping lost while the server is frozen is forgotten, not misattributed" {
+  start_secure_server -k s3cret
+  t="coap+tcp://127.0.0.1:$TPORT"
+  probe -c 5 -i 0.5 -W 0.4 --json "$t" >"$BATS_TEST_TMPDIR/out" &
+  PROBE_PID=$!
+  wait_lines "$BATS_TEST_TMPDIR/out" '"event":"reply"' 1
+  freeze_server
+  wait_lines "$BATS_TEST_TMPDIR/out" '"event":"timeout"' 1
+  kill -CONT "$SERVER_PID"
+  SERVER_STOPPED=""
+  wait_exit "$PROBE_PID"
+  PROBE_PID=""
+  [ "$rc" -eq 0 ]
+  out=$(cat "$BATS_TEST_TMPDIR/out")
+  sent=$(jq -s '[.[] | select(.event == "summary")][0].sent' <<<"$out")
+  got=$(jq -s '[.[] | select(.event == "summary")][0].received' <<<"$out")
+  lost=$(jq -s '[.[] | select(.event == "timeout")] | length' <<<"$out")
+  [ "$sent" -eq 5 ]
+  [ "$lost" -ge 1 ]
+  [ $((got + lost)) -eq 5 ]
+  # Each reply answers its own ping: sequence numbers never repeat.
+  [ "$(jq -s '[.[] | select(.event == "reply" or .event == "timeout") | .seq] | unique | length' <<<"$out")" -eq 5 ]
+}
+
+@test "libcoap's coap-server-openssl: DTLS, TCP and TLS targets answer" {
+  start_libcoap_server coap-server-openssl -k s3cret
+  tls_port=$((SERVER_PORT + 1))
+  run probe -c 1 -u me -k s3cret --json "coaps://127.0.0.1:$tls_port" \
+    "coap+tcp://127.0.0.1:$SERVER_PORT" "coaps+tcp://127.0.0.1:$tls_port"
+  [ "$status" -eq 0 ]
+  [ "$(jq -s '[.[] | select(.event == "reply" and .answer == "Pong")] | length' <<<"$output")" -eq 2 ]
+  [ "$(jq -s '[.[] | select(.event == "reply" and .answer == "RST")] | length' <<<"$output")" -eq 1 ]
+  [ "$(jq -s '[.[] | select(.event == "summary" and (.handshake_ms | type) == "number")] | length' <<<"$output")" -eq 2 ]
+}
+
+@test "--watch over TCP and TLS: down when the server goes, up when it is back" {
+  start_secure_server -k s3cret
+  tcp="coap+tcp://127.0.0.1:$TPORT"
+  tls="coaps+tcp://127.0.0.1:$SPORT"
+  udp_port=$SERVER_PORT
+  probe --watch -K 1 -W 1 -w 30 -u me -k s3cret --json "$tcp" "$tls" \
+    >"$BATS_TEST_TMPDIR/out" 2>/dev/null &
+  PROBE_PID=$!
+  wait_lines "$BATS_TEST_TMPDIR/out" '"event":"up"' 2
+  stop_server
+  wait_lines "$BATS_TEST_TMPDIR/out" '"event":"down"' 2
+  server_exec -A 127.0.0.1 -p "$udp_port" --tcp-port "$TPORT" --tls-port "$SPORT" \
+    --dtls-port 0 -k s3cret 2>"$BATS_TEST_TMPDIR/server2.log" &
+  SERVER_PID=$!
+  SERVER_OURS=1
+  wait_lines "$BATS_TEST_TMPDIR/out" '"event":"up"' 4
+  kill -INT "$PROBE_PID"
+  wait_exit "$PROBE_PID"
+  PROBE_PID=""
+  [ "$rc" -eq 0 ]
+  out=$(cat "$BATS_TEST_TMPDIR/out")
+  for t in "$tcp" "$tls"; do
+    [ "$(jq -s --arg t "$t" '[.[] | select(.target == $t and .event == "up")] | length' <<<"$out")" -eq 2 ]
+    [ "$(jq -s --arg t "$t" '[.[] | select(.target == $t and .event == "down")] | length' <<<"$out")" -eq 1 ]
+  done
 }

@@ -16,12 +16,26 @@ load session-helpers
   run -2 dump coap://127.0.0.1/ coap://127.0.0.1/
   run -2 dump --watch 1 coap://127.0.0.1/
   run -2 dump -u someone coap://127.0.0.1/
+  run -2 dump --cert "$BATS_TEST_TMPDIR/missing.pem" coaps://127.0.0.1/
+  run -2 dump --server "$BATS_TEST_TMPDIR/x" -k sekrit
   run -2 dump -B 0 coap://127.0.0.1/
   run -2 dump --server "$BATS_TEST_TMPDIR/x" coap://127.0.0.1/
   run -2 dump --server "$BATS_TEST_TMPDIR/x" --show-key
   run -2 dump 'coap://[::1'
   run -0 dump --help
   [[ "$output" == *"--server PATH"* ]]
+}
+
+@test "session-dump: --help and the man page name the same long options" {
+  require_dump
+  run -0 dump --help
+  for o in -u --identity -k --key --key-file -h -c --cert -j --cert-key \
+    -C --ca -R --trusted-ca -n --no-verify; do
+    grep -q -- "$o" <<<"$output" || { echo "missing $o"; false; }
+  done
+  help=$(grep -oE -- '--[a-z][a-z-]+' <<<"$output" | sort -u)
+  page=$(sed 's/\\-/-/g' "$COAPKIT_SRCDIR/man/coap-session-dump.1" | grep -oE -- '--[a-z][a-z-]+' | sort -u)
+  [ "$help" = "$page" ]
 }
 
 # --------------------------------------------------------------- our server
@@ -109,6 +123,74 @@ load session-helpers
   [ "$(jq -r '.psk.key_masked' <<<"$output")" = false ]
   run -0 dump --show-key -u client-one -k 0x00ff "$URI/"
   grep -qx "psk key          0x00ff (2 bytes)" <<<"$output"
+}
+
+# --------------------------------------------------------------- security
+# and streams
+
+# start_tls_ports ARGS...: our server with free DTLS, TCP and TLS ports;
+# sets DPORT, TPORT and SPORT.
+start_tls_ports() {
+  local i
+  rm -f "$BATS_TEST_TMPDIR/dport" "$BATS_TEST_TMPDIR/ports"
+  start_server -A 127.0.0.1 --dtls-port-file "$BATS_TEST_TMPDIR/dport" \
+    --ports-file "$BATS_TEST_TMPDIR/ports" "$@" || return 1
+  for i in $(seq 1 50); do
+    [ -s "$BATS_TEST_TMPDIR/dport" ] && [ -s "$BATS_TEST_TMPDIR/ports" ] && break
+    sleep 0.1
+  done
+  DPORT=$(cat "$BATS_TEST_TMPDIR/dport")
+  TPORT=$(awk '$1 == "tcp" { print $2 }' "$BATS_TEST_TMPDIR/ports")
+  SPORT=$(awk '$1 == "tls" { print $2 }' "$BATS_TEST_TMPDIR/ports")
+}
+
+@test "session-dump: DTLS with certificates shows the peer certificate and its verification" {
+  require_dump
+  require_bin jq
+  certs="$BATS_TEST_TMPDIR/certs"
+  "$COAPKIT_SRCDIR/scripts/mkcerts" "$certs" >/dev/null 2>&1
+  start_tls_ports -c "$certs/server.pem" -j "$certs/server.key" -C "$certs/ca.pem"
+  run -0 dump -c "$certs/client.pem" -j "$certs/client.key" -C "$certs/ca.pem" \
+    "coaps://localhost:$DPORT/"
+  grep -qx "state            established" <<<"$output"
+  grep -qx "protocol         DTLS" <<<"$output"
+  grep -qx "peer subject     CN=localhost" <<<"$output"
+  grep -qx "peer issuer      CN=coapkit test CA" <<<"$output"
+  grep -qx "verification     ok" <<<"$output"
+  fp=$(openssl x509 -in "$certs/server.pem" -noout -fingerprint -sha256 | sed 's/.*=//')
+  grep -qx "peer sha256      $fp" <<<"$output"
+  run -0 dump --json -c "$certs/client.pem" -j "$certs/client.key" -C "$certs/ca.pem" \
+    "coaps+tcp://localhost:$SPORT/"
+  [ "$(jq -r '.protocol + " " + .state' <<<"$output")" = "TLS established" ]
+  [ "$(jq -r '.tls.peer_certificate.sha256' <<<"$output")" = "$fp" ]
+  [ "$(jq -r '.tls.verify_result' <<<"$output")" = ok ]
+  # Another CA: not established, exit 1, the reason in the verification.
+  run -1 dump -R "$certs/other-ca.pem" "coaps://localhost:$DPORT/"
+  grep -qx "established      no" <<<"$output"
+  grep -q "^verification     handshake failed: certificate verify failed" <<<"$output"
+}
+
+@test "session-dump: DTLS PSK with a key file" {
+  require_dump
+  start_tls_ports -k s3cret
+  printf 's3cret\n' >"$BATS_TEST_TMPDIR/key"
+  chmod 600 "$BATS_TEST_TMPDIR/key"
+  run -0 dump -u me --key-file "$BATS_TEST_TMPDIR/key" "coaps://127.0.0.1:$DPORT/"
+  grep -qx "protocol         DTLS" <<<"$output"
+  grep -qx "psk identity     me" <<<"$output"
+  [[ "$output" != *s3cret* ]]
+}
+
+@test "session-dump: TCP is established once the CSM exchange is done" {
+  require_dump
+  start_tls_ports -k s3cret
+  run -0 dump --request "coap+tcp://127.0.0.1:$TPORT/"
+  grep -qx "established      yes" <<<"$output"
+  grep -qx "state            established" <<<"$output"
+  grep -qx "protocol         TCP" <<<"$output"
+  grep -qx "remote           127.0.0.1:$TPORT" <<<"$output"
+  port=$(closed_port)
+  run -1 dump -B 2 "coap+tcp://127.0.0.1:$port/"
 }
 
 # --------------------------------------------------------------- failures

@@ -33,6 +33,15 @@ all_digits(const char *s)
   return 1;
 }
 
+static int
+all_digits_n(const char *s, const char *end)
+{
+  for (; s < end; s++)
+    if (!isdigit((unsigned char)*s))
+      return 0;
+  return 1;
+}
+
 static void
 check_numbers(const char *text)
 {
@@ -113,6 +122,31 @@ check_option_arg(const char *text)
              ck_parse_option_arg(text, &opt, &why) != 0);
 }
 
+/* -b [num,]size: an accepted value is what the text spells. */
+static void
+check_block(const char *text)
+{
+  unsigned int num = 7, size = 7;
+  const char *comma = strchr(text, ',');
+  char back[48];
+
+  if (ck_parse_block(text, &num, &size) != 0) {
+    FUZZ_CHECK(num == 7 && size == 7); /* untouched on failure */
+    return;
+  }
+  FUZZ_CHECK(size >= 16 && size <= 1024 && (size & (size - 1)) == 0);
+  FUZZ_CHECK(num <= 0xFFFFF && (comma != NULL || num == 0));
+  FUZZ_CHECK(all_digits(comma ? comma + 1 : text));
+  FUZZ_CHECK(!comma || (comma > text && all_digits_n(text, comma)));
+  snprintf(back, sizeof(back), "%u", size);
+  {
+    const char *s = comma ? comma + 1 : text;
+    while (s[0] == '0' && s[1])
+      s++;
+    FUZZ_CHECK(strcmp(back, s) == 0);
+  }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -124,6 +158,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   check_names(text);
   check_bytes(text);
   check_option_arg(text);
+  check_block(text);
   free(text);
   return 0;
 }
