@@ -780,6 +780,17 @@ server_ssl_ctx(coap_context_t *ctx, int dgram)
   return c;
 }
 
+/* A client given only a PSK must not fall back to a certificate the server
+ * offers instead (TLS 1.3 picks one when the PSK does not match): it has
+ * nothing to verify it with, and the key it was given would be ignored. */
+static int
+psk_only_verify_cb(int ok, X509_STORE_CTX *store)
+{
+  (void)ok;
+  X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+  return 0;
+}
+
 static SSL_CTX *
 client_ssl_ctx(coap_session_t *s, int dgram)
 {
@@ -797,6 +808,13 @@ client_ssl_ctx(coap_session_t *s, int dgram)
   }
   if (!sec || (!sec->has_psk && !sec->has_pki))
     SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+  else if (!sec->has_pki) {
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, psk_only_verify_cb);
+    /* OpenSSL's TLS 1.3 prefers a certificate over our external PSK; the
+     * TLS 1.2 PSK suites make the server use the key or fail. */
+    if (!dgram)
+      SSL_CTX_set_max_proto_version(c, TLS1_2_VERSION);
+  }
   return c;
 }
 

@@ -71,3 +71,16 @@ start_libcoap_tls() {
     [ -n "$output" ]
   done
 }
+
+@test "tls psk: a server with a certificate too cannot stand in for a wrong key" {
+  local tport
+  start_server -A 127.0.0.1 --ports-file "$BATS_TEST_TMPDIR/ports" -k right-key \
+    -c "$CERTS/server.pem" -j "$CERTS/server.key"
+  tport=$(awk '$1 == "tls" { print $2 }' "$BATS_TEST_TMPDIR/ports")
+  [ -n "$tport" ]
+  run client -B 5 -u alice -k wrong-key "coaps+tcp://127.0.0.1:$tport/"
+  [ "$status" -eq 7 ]
+  run client -B 5 -u alice -k right-key "coaps+tcp://127.0.0.1:$tport/"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"coapkit coap-server"* ]]
+}
