@@ -127,10 +127,15 @@ wait_exit() {
   start_libcoap_server coap-server-notls
   # libcoap 4.3.1 leaves pings that follow each other closely unanswered
   # (seen at 0.2 s, not at 0.5 s): a slow pace makes this about us.
-  run probe -c 2 -i 1.1 --json "$URI"
+  # It also drops one now and then on a busy machine: of three pings at
+  # least two must come back, each as an RST, and the summary must agree.
+  local replies
+  run probe -c 3 -i 1.1 --json "$URI"
   [ "$status" -eq 0 ]
-  [ "$(jq -s '[.[] | select(.event == "reply" and .answer == "RST")] | length' <<<"$output")" -eq 2 ]
-  [ "$(jq -s '[.[] | select(.event == "summary")][0].received' <<<"$output")" -eq 2 ]
+  replies=$(jq -s '[.[] | select(.event == "reply")] | length' <<<"$output")
+  [ "$replies" -ge 2 ]
+  [ "$(jq -s '[.[] | select(.event == "reply" and .answer != "RST")] | length' <<<"$output")" -eq 0 ]
+  [ "$(jq -s '[.[] | select(.event == "summary")][0].received' <<<"$output")" -eq "$replies" ]
 }
 
 @test "a dead port: every ping lost, exit 1" {
