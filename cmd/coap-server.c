@@ -37,7 +37,8 @@ enum {
   OPT_WSS_PORT,
   OPT_STREAM_TIMEOUT,
   OPT_MAX_CONNECTIONS,
-  OPT_PORTS_FILE
+  OPT_PORTS_FILE,
+  OPT_AMP_FACTOR
 };
 
 static const struct option long_options[] = {
@@ -71,6 +72,7 @@ static const struct option long_options[] = {
   {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
   {"max-message-size", required_argument, NULL, 'X'},
   {"ports-file", required_argument, NULL, OPT_PORTS_FILE},
+  {"amplification-factor", required_argument, NULL, OPT_AMP_FACTOR},
   CK_KEYS_LONG,
   {NULL, 0, NULL, 0},
 };
@@ -111,6 +113,10 @@ usage(FILE *out)
       "                           come within S seconds (default 60)\n"
       "      --mcast-leisure MS   spread answers to group requests over MS\n"
       "                           milliseconds (default 5000)\n"
+      "      --amplification-factor N  answer an unverified UDP address at\n"
+      "                           most N times its request's size, else 4.01\n"
+      "                           with an Echo (RFC 9175; 0-1000, 0: no limit,\n"
+      "                           default 3)\n"
       "CoAP over TCP, TLS and WebSockets (RFC 8323):\n"
       "      --tcp-port PORT      TCP port (default: the UDP port; free with\n"
       "                           -p 0)\n"
@@ -198,6 +204,12 @@ apply_option(ck_server_config_t *cfg, int opt, const char *arg)
     return 0;
   case OPT_PORT_FILE:
     cfg->port_file = arg;
+    return 0;
+  case OPT_AMP_FACTOR:
+    if (ck_parse_uint(arg, 0, 1000, &number) < 0)
+      return ck_cli_bad_value("--amplification-factor", arg,
+                              "a number from 0 (no limit) to 1000");
+    cfg->amp_factor = (int)number;
     return 0;
   case OPT_MAX_SESSIONS:
     if (ck_parse_uint(arg, 1, 1000000, &number) < 0)

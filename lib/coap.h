@@ -148,6 +148,15 @@ int coap_dtls_is_supported(void);
 int coap_tls_is_supported(void);
 int coap_ws_is_supported(void);
 int coap_wss_is_supported(void);
+/* coapkit: (D)TLS lives in a module loaded on first use (configure
+ * --disable-tls-module builds it in).  Why (D)TLS is unavailable ("cannot
+ * load the TLS module /path/coapkit-tls.so: ..."), or NULL when it is
+ * available; loads the module if needed. */
+const char *coap_tls_unavailable_reason(void);
+/* coapkit: 1 when path holds a PEM or DER certificate (is_key 0) or
+ * private key (is_key 1), 0 when it does not (or cannot be read), -1 when
+ * (D)TLS is unavailable. */
+int coap_tls_check_pki_file(const char *path, int is_key);
 
 #define COAP_DEFAULT_PORT 5683
 #define COAPS_DEFAULT_PORT 5684
@@ -687,6 +696,17 @@ void coap_context_set_max_sessions(coap_context_t *context, unsigned int max);
  * processes' (SO_REUSEPORT), the kernel spreading peers among them. */
 void coap_context_set_reuseport(coap_context_t *context, int on);
 unsigned int coap_context_get_session_count(const coap_context_t *context); /* coapkit */
+/* coapkit: RFC 9175 2.4 amplification limit.  A plain-UDP peer that has
+ * not proven its address (a valid Echo, or an ACK/RST to a CON of ours)
+ * gets a response to GET, FETCH, PUT, DELETE or iPATCH at most factor times
+ * its request's size; a larger one is replaced by a 4.01 Unauthorized with
+ * an Echo option, which clients repeat the request with (ours does, once).
+ * POST and PATCH are not limited (the handler has already acted).  Default
+ * 3; 0 = no limit. */
+void coap_context_set_amplification_factor(coap_context_t *context,
+                                           unsigned int factor);
+unsigned int
+coap_context_get_amplification_factor(const coap_context_t *context);
 /* coapkit: transmission parameters for new sessions (0 keeps a value). */
 void coap_context_set_transmission(coap_context_t *context,
                                    unsigned int ack_timeout_ms,

@@ -45,6 +45,7 @@ coap_new_context(const coap_address_t *listen_addr)
   ctx->ack_timeout_ms = COAP_DEFAULT_ACK_TIMEOUT_MS;
   ctx->ack_random_factor_x1000 = COAP_DEFAULT_ACK_RANDOM_FACTOR_X1000;
   ctx->max_retransmit = COAP_DEFAULT_MAX_RETRANSMIT;
+  ctx->amp_factor = COAP_DEFAULT_AMP_FACTOR;
   ctx->now = coap_ticks_ms();
   ctx->wall_offset = (int64_t)coap_wallclock_ms() - (int64_t)ctx->now;
   coap_timer_init(&ctx->idle_timer, COAP_TIMER_IDLE);
@@ -203,13 +204,13 @@ coap_tcp_is_supported(void)
 int
 coap_dtls_is_supported(void)
 {
-  return 1;
+  return coap_tls_unavailable_reason() == NULL; /* loads the module */
 }
 
 int
 coap_tls_is_supported(void)
 {
-  return 1; /* tls_openssl.c under tcp.c */
+  return coap_tls_unavailable_reason() == NULL; /* under tcp.c */
 }
 
 int

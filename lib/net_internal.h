@@ -110,6 +110,7 @@ typedef struct coap_queue_t {
   uint8_t retransmits;    /* retransmissions done */
   uint8_t acked;          /* CON acknowledged, waiting for a response */
   uint8_t waiting;        /* queued behind NSTART: not sent yet */
+  uint8_t echo_retry;     /* amp.c: already the repeat after a 4.01 Echo */
 } coap_queue_t;
 
 /* ---------------------------------------------------------------- security */
@@ -160,6 +161,8 @@ typedef struct coap_local_addr_t {
 
 /* ---------------------------------------------------------------- session */
 
+#define COAP_ECHO_MAX 40 /* RFC 9175: an Echo value is 1 to 40 bytes */
+
 /* A peer address of the IP families, without the room of a sockaddr_un:
  * 28 bytes instead of coap_address_t's 116.  AF_UNIX peers are kept whole
  * in the session's extension (sa_family says which). */
@@ -194,6 +197,8 @@ typedef struct coap_session_ext_t {
   uint8_t ka_outstanding;         /* a keepalive ping is in flight */
   uint8_t pending_err;            /* a send saw ECONNREFUSED: nack soon */
   uint8_t ping_tokens;            /* empty-CON pings that may be answered */
+  uint8_t echo_len;               /* amp.c, client: the server's last Echo */
+  uint8_t echo[COAP_ECHO_MAX];
   coap_address_t local_own;       /* a local address not interned */
   coap_address_t remote_full;     /* AF_UNIX peer; the getter's full form */
 } coap_session_ext_t;
@@ -226,6 +231,7 @@ struct coap_session_t {
   unsigned in_lru : 1;
   unsigned dead : 1;              /* released while dispatching */
   unsigned in_htab : 1;
+  unsigned verified : 1;          /* amp.c: the UDP peer proved its address */
 };
 
 #define COAP_IFINDEX_IN_EXT INT16_MIN
@@ -370,6 +376,9 @@ struct coap_context_t {
   uint8_t rx_mcast;                /* the datagram in hand came to a group */
   uint32_t mcast_leisure_ms;       /* mcast.c: 0 = COAP_DEFAULT_LEISURE_MS */
   struct coap_delayed_t *delayed;  /* mcast.c: answers waiting to go */
+  unsigned amp_factor;             /* amp.c: 0 = no amplification limit */
+  uint8_t echo_key_ready;          /* amp.c: echo_key drawn */
+  uint8_t echo_key[16];            /* amp.c: SipHash key of Echo values */
 };
 
 /* ---------------------------------------------------------------- modules */
@@ -503,6 +512,48 @@ int coap_observe_client_match(coap_session_t *s, const coap_pdu_t *rcvd,
                               const coap_pdu_t **req);
 /* Client: the observation with rcvd's token ended (an error answer). */
 void coap_observe_client_forget(coap_session_t *s, const coap_pdu_t *rcvd);
+
+/* siphash.c: SipHash-2-4 of data under a 16-byte key. */
+uint64_t coap_siphash24(const uint8_t key[16], const uint8_t *data,
+                        size_t len);
+
+/* amp.c (RFC 9175 Echo; amplification limit, section 2.4) */
+#define COAP_DEFAULT_AMP_FACTOR 3
+#define COAP_ECHO_LEN 12       /* 4 bytes of time, 8 of SipHash */
+#define COAP_ECHO_WINDOW_S 300 /* how long an Echo value we made is good */
+/* Writes the Echo value for s's peer at the context's time into
+ * out[COAP_ECHO_LEN].  Returns 0 when no key could be drawn. */
+int coap_echo_make(coap_context_t *ctx, const coap_session_t *s,
+                   uint8_t out[COAP_ECHO_LEN]);
+/* 1 when v is an Echo value we made for s's peer within the window. */
+int coap_echo_check(coap_context_t *ctx, const coap_session_t *s,
+                    const uint8_t *v, size_t len);
+/* Server: resp (built for req) would exceed the limit for an unverified
+ * UDP peer; replaces it with a 4.01 carrying an Echo unless req proves the
+ * address.  Returns 1 when resp was replaced. */
+int coap_amp_limit_slow(coap_session_t *s, const coap_pdu_t *req,
+                        coap_pdu_t *resp);
+static inline int
+coap_amp_limit(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
+{
+  unsigned f = s->context->amp_factor;
+
+  if (s->verified || !f || s->proto != COAP_PROTO_UDP ||
+      resp->used_size + COAP_UDP_HEADER_SIZE <=
+          (size_t)f * (req->used_size + COAP_UDP_HEADER_SIZE))
+    return 0;
+  return coap_amp_limit_slow(s, req, resp);
+}
+/* Server: 1 when resp is the 4.01 Echo challenge coap_amp_limit made. */
+int coap_amp_is_challenge(const coap_pdu_t *resp);
+/* Client: when rcvd is a 4.01 with an Echo answering sent, the value is
+ * kept for the session's later requests and, when repeat, the repeat of
+ * sent carrying it is returned (a new PDU, new message ID); else NULL. */
+coap_pdu_t *coap_echo_repeat(coap_session_t *s, const coap_pdu_t *sent,
+                             const coap_pdu_t *rcvd, int repeat);
+/* Client: pdu with the session's last Echo value added (a request without
+ * one); may be a new PDU (pdu freed), never NULL when pdu is not. */
+coap_pdu_t *coap_echo_add_last(coap_session_t *s, coap_pdu_t *pdu);
 
 /* keepalive.c */
 void coap_keepalive_start(coap_session_t *s);

@@ -485,6 +485,7 @@ coap_send(coap_session_t *session, coap_pdu_t *pdu)
   }
   if (pdu->mid < 0 || pdu->mid > 0xFFFF)
     pdu->mid = coap_new_message_id(session);
+  pdu = coap_echo_add_last(session, pdu); /* RFC 9175 2.3: keep sending it */
   return coap_send_internal(session, pdu);
 }
 
@@ -540,10 +541,36 @@ pong(coap_session_t *s, coap_queue_t *q, const coap_pdu_t *rcvd)
   coap_send_next_waiting(s);
 }
 
+/* RFC 9175: a 4.01 with an Echo answering a request that is not already
+ * such a repeat sends the request again with the value, once. */
+static int
+echo_repeat(coap_session_t *s, coap_queue_t *q, const coap_pdu_t *rcvd)
+{
+  coap_pdu_t *again;
+  coap_mid_t mid;
+
+  if (rcvd->code != COAP_RESPONSE_CODE_UNAUTHORIZED ||
+      !(again = coap_echo_repeat(s, q->pdu, rcvd, !q->echo_retry)))
+    return 0;
+  mid = coap_send_internal(s, again);
+  if (mid == COAP_INVALID_MID || s->dead)
+    return mid != COAP_INVALID_MID;
+  for (coap_queue_t *n = s->ext->queue; n; n = n->next)
+    if (n->mid == mid && n != q)
+      n->echo_retry = 1;
+  return 1;
+}
+
 static void
 deliver(coap_session_t *s, coap_queue_t *q, const coap_pdu_t *rcvd)
 {
   queue_finish(s, q);
+  s->verified = 1; /* the peer answered what we sent it */
+  if (echo_repeat(s, q, rcvd)) {
+    queue_free(s->context, q);
+    coap_send_next_waiting(s);
+    return;
+  }
   /* block.c may take it: ask for the next block, or deliver the whole. */
   if (!coap_block_client_response(s, q->pdu, rcvd) &&
       s->context->response_handler)
@@ -559,6 +586,7 @@ handle_ack(coap_session_t *s, const coap_pdu_t *rcvd)
 
   if (!q || q->acked)
     return; /* a late or duplicate ACK */
+  s->verified = 1; /* it saw our CON: the address is real (RFC 9175 2.4) */
   if (q->pdu->code == COAP_EMPTY_CODE) {
     pong(s, q, rcvd);
     return;
@@ -596,6 +624,7 @@ handle_rst(coap_session_t *s, const coap_pdu_t *rcvd)
   coap_observe_rst(s, rcvd->mid); /* a notification refused */
   if (!q)
     return;
+  s->verified = 1; /* it saw our CON */
   if (q->pdu->code == COAP_EMPTY_CODE) {
     pong(s, q, rcvd);
     return;

@@ -524,6 +524,7 @@ run_handler(coap_method_handler_t h, coap_resource_t *r, coap_session_t *s,
             coap_pdu_t *resp, uint64_t opts)
 {
   coap_pdu_t *body = NULL;
+  const coap_pdu_t *wire = req; /* what the peer sent: its size counts */
   /* A parsed request tells from its option mask, without a lookup, that
    * block.c (Block1) or observe.c (Observe) has nothing to do. */
   int observe = (opts & COAP_OPT_MASK_BIT(COAP_OPTION_OBSERVE)) != 0;
@@ -541,6 +542,9 @@ run_handler(coap_method_handler_t h, coap_resource_t *r, coap_session_t *s,
   if (observe)
     coap_observe_before(r, s, req, resp);
   h(r, s, req, query, resp);
+  /* Before observe.c: a 4.01 in place of the answer registers nobody. */
+  if (!s->dead)
+    coap_amp_limit(s, wire, resp);
   if (observe && !s->dead)
     coap_observe_after(r, s, req, resp);
   if (body)
@@ -645,6 +649,8 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
   dispatch(s, req, &resp, opts);
   if (s->dead)
     return;
+  coap_amp_limit(s, req, &resp); /* answers not from a handler: cached
+                                    blocks, /.well-known/core */
   if (s->ext->stream) {
     /* RFC 8323: nothing to acknowledge; the response goes on the stream. */
     if (resp.code != COAP_EMPTY_CODE && !suppressed(req, (uint8_t)resp.code))
@@ -654,7 +660,8 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
   if (ctx->rx_mcast) {
     /* RFC 7252 8.2: errors to a group stay silent; answers are NON and
      * wait a random part of the Leisure period. */
-    if (COAP_RESPONSE_CLASS(resp.code) == 2 &&
+    if ((COAP_RESPONSE_CLASS(resp.code) == 2 ||
+         coap_amp_is_challenge(&resp)) &&
         !suppressed(req, (uint8_t)resp.code)) {
       resp.type = COAP_MESSAGE_NON;
       if (con)

@@ -14,11 +14,13 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include "tls_internal.h"
+#include "tls_module.h"
 
 #define COOKIE_LEN 32
 #define DTLS_MTU 1280
@@ -1521,3 +1523,57 @@ coap_session_get_tls_summary(const coap_session_t *session,
   }
   return 1;
 }
+
+/* ---------------------------------------------------------------- files */
+
+/* PEM first, then DER; OpenSSL's error queue is left empty either way. */
+static int
+pem_or_der_cert(BIO *b)
+{
+  X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+
+  if (!x) {
+    (void)BIO_reset(b);
+    x = d2i_X509_bio(b, NULL);
+  }
+  X509_free(x);
+  return x != NULL;
+}
+
+static int
+pem_or_der_key(BIO *b)
+{
+  EVP_PKEY *p = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+
+  if (!p) {
+    (void)BIO_reset(b);
+    p = d2i_PrivateKey_bio(b, NULL);
+  }
+  EVP_PKEY_free(p);
+  return p != NULL;
+}
+
+int
+coap_tls_check_pki_file(const char *path, int is_key)
+{
+  BIO *b = path ? BIO_new_file(path, "rb") : NULL;
+  int ok;
+
+  if (!b) {
+    ERR_clear_error();
+    return 0;
+  }
+  ok = is_key ? pem_or_der_key(b) : pem_or_der_cert(b);
+  BIO_free(b);
+  ERR_clear_error();
+  return ok;
+}
+
+#ifndef COAPKIT_TLS_MODULE
+/* Built in (configure --disable-tls-module): always there. */
+const char *
+coap_tls_unavailable_reason(void)
+{
+  return NULL;
+}
+#endif

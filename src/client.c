@@ -213,9 +213,12 @@ ck_target_open(ck_target_t *target, const char *local_address,
                                           target->max_message_size);
   if (target->uri.scheme == COAP_URI_SCHEME_COAPS ||
       target->uri.scheme == COAP_URI_SCHEME_COAPS_TCP ||
-      target->uri.scheme == COAP_URI_SCHEME_COAPS_WS)
+      target->uri.scheme == COAP_URI_SCHEME_COAPS_WS) {
+    rc = ck_tls_require(); /* loads the (D)TLS module: one line if missing */
+    if (rc != 0)
+      return rc;
     target->session = secure_session(target, target_proto(target));
-  else
+  } else
     target->session = coap_new_client_session(
         target->context, target->have_local ? &target->local : NULL,
         &target->remote, target_proto(target));

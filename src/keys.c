@@ -12,10 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include "exitcode.h"
 #include "options.h"
 #include "output.h"
@@ -133,42 +129,30 @@ check_file(const char *what, const char *path, int secret)
   return 0;
 }
 
-static int
-pem_or_der_cert(const char *path)
+int
+ck_tls_require(void)
 {
-  BIO *b = BIO_new_file(path, "rb");
-  X509 *x;
+  const char *why = coap_tls_unavailable_reason();
 
-  if (!b)
+  if (why == NULL)
     return 0;
-  x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-  if (!x) {
-    (void)BIO_reset(b);
-    x = d2i_X509_bio(b, NULL);
-  }
-  BIO_free(b);
-  ERR_clear_error();
-  X509_free(x);
-  return x != NULL;
+  ck_diag("%s", why);
+  return CK_EXIT_TLS;
 }
 
+/* The library tells PEM and DER apart (through the (D)TLS module). */
 static int
-pem_or_der_key(const char *path)
+check_pki_kind(const char *what, const char *path, int is_key)
 {
-  BIO *b = BIO_new_file(path, "rb");
-  EVP_PKEY *p;
+  int rc = coap_tls_check_pki_file(path, is_key);
 
-  if (!b)
-    return 0;
-  p = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-  if (!p) {
-    (void)BIO_reset(b);
-    p = d2i_PrivateKey_bio(b, NULL);
-  }
-  BIO_free(b);
-  ERR_clear_error();
-  EVP_PKEY_free(p);
-  return p != NULL;
+  if (rc < 0)
+    return ck_tls_require();
+  if (rc == 0)
+    return file_error(what, path,
+                      is_key ? "not a PEM or DER private key"
+                             : "not a PEM or DER certificate");
+  return 0;
 }
 
 static int
@@ -178,9 +162,7 @@ check_cert(const char *what, const char *path)
 
   if (rc)
     return rc;
-  return pem_or_der_cert(path)
-             ? 0
-             : file_error(what, path, "not a PEM or DER certificate");
+  return check_pki_kind(what, path, 0);
 }
 
 static int
@@ -295,8 +277,8 @@ load_pki(ck_keys_t *k)
     return rc;
   if (k->cert_key && (rc = check_file("private key", k->cert_key, 1)))
     return rc;
-  if (k->cert_key && !pem_or_der_key(k->cert_key))
-    return file_error("private key", k->cert_key, "not a PEM or DER private key");
+  if (k->cert_key && (rc = check_pki_kind("private key", k->cert_key, 1)))
+    return rc;
   if ((k->cert != NULL) != (k->cert_key != NULL) && k->cert_key)
     return ck_usage_error("-j needs -c (the certificate of the key)");
   if (k->ca && (rc = check_cert("CA certificate", k->ca)))
@@ -458,6 +440,8 @@ ck_keys_client_session(ck_keys_t *k, coap_context_t *ctx,
                        const coap_address_t *remote, coap_proto_t proto,
                        const char *host)
 {
+  if (ck_tls_require() != 0)
+    return NULL;
   snprintf(k->sni_host, sizeof(k->sni_host), "%s", host ? host : "");
   if (ck_keys_have_psk(k))
     return client_psk(k, ctx, local, remote, proto);
@@ -567,9 +551,9 @@ server_pki(ck_keys_t *k, coap_context_t *ctx)
 int
 ck_keys_server_setup(ck_keys_t *k, coap_context_t *ctx)
 {
-  int rc = 0;
+  int rc = ck_tls_require();
 
-  if (ck_keys_have_psk(k) || k->hint)
+  if (rc == 0 && (ck_keys_have_psk(k) || k->hint))
     rc = server_psk(k, ctx);
   if (rc == 0 && k->cert)
     rc = server_pki(k, ctx);

@@ -84,7 +84,8 @@ void ck_keys_init(ck_keys_t *k, int role);
 int ck_keys_option(ck_keys_t *k, int opt, const char *arg);
 /* Reads and checks every file named: missing, unreadable, wrong format, a
  * private key or PSK file readable by group or others.  Prints one line
- * naming the file and returns CK_EXIT_USAGE (2), else 0. */
+ * naming the file and returns CK_EXIT_USAGE (2), else 0 (CK_EXIT_TLS when
+ * a certificate must be read and (D)TLS is unavailable). */
 int ck_keys_load(ck_keys_t *k);
 /* 1 when PSK or certificates were given. */
 int ck_keys_have_psk(const ck_keys_t *k);
@@ -98,6 +99,9 @@ coap_session_t *ck_keys_client_session(ck_keys_t *k, coap_context_t *ctx,
                                        coap_proto_t proto, const char *host);
 /* Gives the server context its keys; returns 0 or an exit code. */
 int ck_keys_server_setup(ck_keys_t *k, coap_context_t *ctx);
+/* 0 when (D)TLS is available (its module loads), else prints why (one
+ * line naming the module tried) and returns CK_EXIT_TLS (7). */
+int ck_tls_require(void);
 void ck_keys_free(ck_keys_t *k);
 /* Prints "tool: DTLS handshake failed: <OpenSSL's reason>" for a session
  * whose handshake failed and returns 1 (the tool exits CK_EXIT_TLS); 0 when

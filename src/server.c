@@ -55,6 +55,7 @@ ck_server_config_init(ck_server_config_t *cfg)
   memset(cfg, 0, sizeof(*cfg));
   cfg->port = COAP_DEFAULT_PORT;
   cfg->tcp_port = cfg->tls_port = cfg->ws_port = cfg->wss_port = -1;
+  cfg->amp_factor = -1;
   cfg->max_connections = CK_SERVER_MAX_CONNECTIONS;
   cfg->log_level = COAP_LOG_WARN;
 }
@@ -417,6 +418,9 @@ run(coap_context_t *context, const ck_server_config_t *cfg,
   if (cfg->idle_timeout > 0)
     coap_context_set_session_timeout(context, cfg->idle_timeout);
   coap_context_set_keepalive(context, cfg->keepalive_s);
+  if (cfg->amp_factor >= 0)
+    coap_context_set_amplification_factor(context,
+                                          (unsigned int)cfg->amp_factor);
   ck_session_log_install(context, cfg->log_json);
   *resources = ck_resources_add(context, cfg->max_dynamic);
   if (*resources == NULL) {

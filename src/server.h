@@ -48,6 +48,7 @@ typedef struct ck_server_config_t {
   uint32_t max_message_size;  /* -X: our CSM's Max-Message-Size, 0: 8192 */
   const char *ports_file;     /* --ports-file: "proto port" lines */
   unsigned int workers;       /* --workers: processes on the UDP port */
+  int amp_factor;             /* --amplification-factor; -1: default (3) */
 } ck_server_config_t;
 
 #define CK_SERVER_MAX_WORKERS 64

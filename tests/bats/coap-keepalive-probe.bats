@@ -346,7 +346,8 @@ EOF
 }
 
 @test "coap-server -K: an idle client is pinged after its response" {
-  start_server -A 127.0.0.1 -K 1
+  # No amplification limit: GET / from this fresh port must get 2.05.
+  start_server -A 127.0.0.1 -K 1 --amplification-factor 0
   exec {fd}<>"/dev/udp/127.0.0.1/$SERVER_PORT"
   printf '\x40\x01\x12\x34' >&"$fd" # GET /, CON, mid 0x1234
   # Two datagrams: the response, then (a second later) the ping.

@@ -65,6 +65,18 @@ their_client_our_server() {
   their_client_our_server ::1
 }
 
+@test "libcoap client -> our server with the amplification limit: 4.01 Echo, repeat, /large whole" {
+  require_bin "$LC_CLIENT"
+  start_server -A 127.0.0.1 -v 7
+  run "$LC_CLIENT" -B 10 -v 7 "$URI/large"
+  [ "$status" -eq 0 ]
+  # It saw our 4.01 with the Echo (option 252), repeated, and got the body.
+  lc_code 4.01
+  lc_code 2.05
+  [[ "$output" == *"0099 coapkit large resource"* ]]
+  grep -q "unverified address: 4.01 with an Echo instead" "$SERVER_LOG"
+}
+
 # ---------------------------------------------------------------- ours -> theirs
 
 our_client_their_server() {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "coap.h"
+#include "loopback.h"
 #include "tap.h"
 
 #define TURNS_MAX 200000 /* every exchange loop is bounded in turns ... */
@@ -14,8 +15,7 @@
 
 /* ---------------------------------------------------------------- fixture */
 
-static coap_context_t *server_ctx, *client_ctx;
-static coap_session_t *session;
+static lb_pair_t pair; /* server, client and the session between */
 static uint8_t *body;       /* what /large serves */
 static size_t body_len;
 static uint8_t *stored;     /* what the last PUT to /upload carried */
@@ -109,65 +109,52 @@ on_response(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcvd,
 static int
 setup(void)
 {
-  coap_address_t any, bound;
   coap_resource_t *r;
-  coap_endpoint_t *ep;
 
-  coap_address_init(&any);
-  any.addr.sin.sin_family = AF_INET;
-  any.addr.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  any.size = sizeof(struct sockaddr_in);
-  server_ctx = coap_new_context(NULL);
-  client_ctx = coap_new_context(NULL);
-  if (!server_ctx || !client_ctx)
+  if (!lb_pair_open(&pair, COAP_PROTO_UDP,
+                    COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY))
     return 0;
-  ep = coap_new_endpoint(server_ctx, &any, COAP_PROTO_UDP);
-  if (!ep)
-    return 0;
-  coap_context_set_block_mode(server_ctx, COAP_BLOCK_USE_LIBCOAP |
-                                              COAP_BLOCK_SINGLE_BODY);
-  coap_context_set_block_mode(client_ctx, COAP_BLOCK_USE_LIBCOAP |
-                                              COAP_BLOCK_SINGLE_BODY);
   r = coap_resource_init(coap_make_str_const("large"), 0);
   coap_register_handler(r, COAP_REQUEST_GET, hnd_large);
-  coap_add_resource(server_ctx, r);
+  coap_add_resource(pair.server, r);
   r = coap_resource_init(coap_make_str_const("upload"), 0);
   coap_register_handler(r, COAP_REQUEST_PUT, hnd_upload);
   coap_register_handler(r, COAP_REQUEST_POST, hnd_upload);
-  coap_add_resource(server_ctx, r);
-  coap_address_copy(&bound, coap_endpoint_get_address(ep));
-  session = coap_new_client_session(client_ctx, NULL, &bound, COAP_PROTO_UDP);
-  coap_register_response_handler(client_ctx, on_response);
-  return session != NULL;
+  coap_add_resource(pair.server, r);
+  coap_register_response_handler(pair.client, on_response);
+  return 1;
 }
 
 /* Both loops until a response arrived (or the bounds are hit). */
 static int
 run(int want)
 {
-  uint64_t end = coap_ticks_ms() + WAIT_MS;
-
-  for (int i = 0; i < TURNS_MAX && responses < want && coap_ticks_ms() < end;
-       i++) {
-    coap_io_process(server_ctx, COAP_IO_NO_WAIT);
-    coap_io_process(client_ctx, COAP_IO_NO_WAIT);
-  }
-  return responses >= want;
+  return lb_pair_run(&pair, &responses, want, TURNS_MAX, WAIT_MS);
 }
 
 static coap_pdu_t *
 request(coap_pdu_code_t code, const char *path)
 {
-  coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, code, session);
+  coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, code, pair.session);
   size_t tl = 8;
 
-  coap_session_new_token(session, &tl, want_token_buf);
+  coap_session_new_token(pair.session, &tl, want_token_buf);
   want_token.s = want_token_buf;
   want_token.length = tl;
   coap_add_token(pdu, tl, want_token_buf);
   coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(path),
                   (const uint8_t *)path);
   return pdu;
+}
+
+/* data to /upload as one large request (block-wise where it must be). */
+static void
+send_upload(coap_pdu_code_t code, const uint8_t *data, size_t len)
+{
+  coap_pdu_t *pdu = request(code, "upload");
+
+  coap_add_data_large_request(pair.session, pdu, len, data, NULL, NULL);
+  coap_send(pair.session, pdu);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -182,7 +169,7 @@ test_get(size_t len, const char *name)
   fill(body, len, (unsigned)len);
   body_len = len;
   responses = 0;
-  coap_send(session, request(COAP_REQUEST_CODE_GET, "large"));
+  coap_send(pair.session, request(COAP_REQUEST_CODE_GET, "large"));
   snprintf(msg, sizeof(msg), "GET %s: a response", name);
   ok(run(1), "%s", msg);
   snprintf(msg, sizeof(msg), "GET %s: 2.05, one response, whole body", name);
@@ -205,9 +192,9 @@ test_put(size_t len, const char *name)
   responses = 0;
   stored_count = 0;
   pdu = request(COAP_REQUEST_CODE_PUT, "upload");
-  ok(coap_add_data_large_request(session, pdu, len, data, NULL, NULL),
+  ok(coap_add_data_large_request(pair.session, pdu, len, data, NULL, NULL),
      "PUT %s: coap_add_data_large_request", name);
-  coap_send(session, pdu);
+  coap_send(pair.session, pdu);
   snprintf(msg, sizeof(msg), "PUT %s: a response", name);
   ok(run(1), "%s", msg);
   snprintf(msg, sizeof(msg), "PUT %s: 2.04, the handler saw the body once",
@@ -239,11 +226,11 @@ test_unit(void)
          b.szx == 0,
      "coap_get_block decodes num 2, szx 0");
   ok(!coap_get_block(req, COAP_OPTION_BLOCK1, &b), "no Block1: 0");
-  ok(coap_get_block_b(session, req, COAP_OPTION_BLOCK2, &bb) &&
+  ok(coap_get_block_b(pair.session, req, COAP_OPTION_BLOCK2, &bb) &&
          bb.chunk_size == 16 && bb.defined,
      "coap_get_block_b: 16-byte chunks");
   coap_add_token(resp, 1, (const uint8_t *)"t");
-  ok(coap_add_data_large_response(NULL, session, req, resp, NULL, 0, -1, 0,
+  ok(coap_add_data_large_response(NULL, pair.session, req, resp, NULL, 0, -1, 0,
                                   sizeof(data), data, NULL, NULL),
      "coap_add_data_large_response for block 2 of 16 bytes");
   ok(coap_get_block(resp, COAP_OPTION_BLOCK2, &b) && b.num == 2 && b.m &&
@@ -260,16 +247,16 @@ test_unit(void)
   coap_add_token(req, 1, (const uint8_t *)"t");
   coap_add_option(req, COAP_OPTION_BLOCK2,
                   coap_encode_var_safe(v, sizeof(v), (7u << 4) | 0u), v);
-  coap_add_data_large_response(NULL, session, req, resp, NULL, 0, -1, 0,
+  coap_add_data_large_response(NULL, pair.session, req, resp, NULL, 0, -1, 0,
                                sizeof(data), data, NULL, NULL);
   is_int(coap_pdu_get_code(resp), COAP_RESPONSE_CODE_BAD_OPTION,
          "a block past the end: 4.02");
   coap_delete_pdu(resp);
   coap_delete_pdu(req);
-  ok(coap_context_set_max_block_size(client_ctx, 64) &&
-         !coap_context_set_max_block_size(client_ctx, 100) &&
-         !coap_context_set_max_block_size(client_ctx, 2048) &&
-         coap_context_set_max_block_size(client_ctx, 0),
+  ok(coap_context_set_max_block_size(pair.client, 64) &&
+         !coap_context_set_max_block_size(pair.client, 100) &&
+         !coap_context_set_max_block_size(pair.client, 2048) &&
+         coap_context_set_max_block_size(pair.client, 0),
      "coap_context_set_max_block_size takes powers of two 16..1024");
 }
 
@@ -284,7 +271,8 @@ test_etag_valid(void)
 
   coap_add_token(req, 0, NULL);
   coap_add_option(req, COAP_OPTION_ETAG, n, et);
-  coap_add_data_large_response(NULL, session, req, resp, NULL, 0, 5, 0x1234, 3,
+  coap_add_data_large_response(NULL, pair.session, req, resp, NULL, 0, 5,
+                               0x1234, 3,
                                (const uint8_t *)"abc", NULL, NULL);
   is_int(coap_pdu_get_code(resp), COAP_RESPONSE_CODE_VALID,
          "a matching ETag: 2.03 Valid");
@@ -306,48 +294,42 @@ test_sizes(void)
   for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
     uint8_t data[700];
     char name[64];
-    coap_pdu_t *pdu;
 
     /* Block2 in the server's size; Block1 in the client's. */
-    coap_context_set_max_block_size(server_ctx, sizes[i]);
-    coap_context_set_max_block_size(client_ctx, sizes[i]);
+    coap_context_set_max_block_size(pair.server, sizes[i]);
+    coap_context_set_max_block_size(pair.client, sizes[i]);
     responses = 0;
-    coap_send(session, request(COAP_REQUEST_CODE_GET, "large"));
+    coap_send(pair.session, request(COAP_REQUEST_CODE_GET, "large"));
     snprintf(name, sizeof(name), "%zu-byte blocks: GET 3000 bytes", sizes[i]);
     ok(run(1) && got_len == body_len && memcmp(got, body, body_len) == 0,
        "%s", name);
     fill(data, sizeof(data), (unsigned)i);
     responses = 0;
-    pdu = request(COAP_REQUEST_CODE_POST, "upload");
-    coap_add_data_large_request(session, pdu, sizeof(data), data, NULL, NULL);
-    coap_send(session, pdu);
+    send_upload(COAP_REQUEST_CODE_POST, data, sizeof(data));
     snprintf(name, sizeof(name), "%zu-byte blocks: POST 700 bytes", sizes[i]);
     ok(run(1) && stored_len == sizeof(data) &&
            memcmp(stored, data, sizeof(data)) == 0,
        "%s", name);
   }
-  coap_context_set_max_block_size(server_ctx, 0);
-  coap_context_set_max_block_size(client_ctx, 0);
+  coap_context_set_max_block_size(pair.server, 0);
+  coap_context_set_max_block_size(pair.client, 0);
 }
 
 static void
 test_late_negotiation(void)
 {
   uint8_t data[5000];
-  coap_pdu_t *pdu;
 
   /* The client sends 1024-byte blocks; the server wants 64 (RFC 7959
    * 2.5): it keeps 64 of the first block and the client continues. */
-  coap_context_set_max_block_size(server_ctx, 64);
+  coap_context_set_max_block_size(pair.server, 64);
   fill(data, sizeof(data), 5);
   responses = 0;
-  pdu = request(COAP_REQUEST_CODE_PUT, "upload");
-  coap_add_data_large_request(session, pdu, sizeof(data), data, NULL, NULL);
-  coap_send(session, pdu);
+  send_upload(COAP_REQUEST_CODE_PUT, data, sizeof(data));
   ok(run(1) && last_code == COAP_RESPONSE_CODE_CHANGED &&
          stored_len == sizeof(data) && memcmp(stored, data, sizeof(data)) == 0,
      "late negotiation 1024 -> 64: the body arrives whole");
-  coap_context_set_max_block_size(server_ctx, 0);
+  coap_context_set_max_block_size(pair.server, 0);
 }
 
 static void
@@ -357,29 +339,25 @@ test_limits(void)
   coap_pdu_t *pdu;
   uint8_t v[3];
 
-  coap_context_set_max_upload(server_ctx, 2000, 0, 0);
+  coap_context_set_max_upload(pair.server, 2000, 0, 0);
   fill(data, sizeof(data), 6);
   responses = 0;
   stored_count = 0;
-  pdu = request(COAP_REQUEST_CODE_PUT, "upload");
-  coap_add_data_large_request(session, pdu, sizeof(data), data, NULL, NULL);
-  coap_send(session, pdu);
+  send_upload(COAP_REQUEST_CODE_PUT, data, sizeof(data));
   ok(run(1) && last_code == COAP_RESPONSE_CODE_REQUEST_TOO_LARGE &&
          got_size1 == 2000 && stored_count == 0,
      "over --max-upload: 4.13 with Size1 2000, handler not called");
-  coap_context_set_max_upload(server_ctx, 0, 0, 0);
+  coap_context_set_max_upload(pair.server, 0, 0, 0);
 
   /* Over the total of all uploads in progress: 5.03, nothing kept. */
-  coap_context_set_max_upload(server_ctx, 0, 3000, 0);
+  coap_context_set_max_upload(pair.server, 0, 3000, 0);
   responses = 0;
   stored_count = 0;
-  pdu = request(COAP_REQUEST_CODE_PUT, "upload");
-  coap_add_data_large_request(session, pdu, sizeof(data), data, NULL, NULL);
-  coap_send(session, pdu);
+  send_upload(COAP_REQUEST_CODE_PUT, data, sizeof(data));
   ok(run(1) && last_code == COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE &&
          stored_count == 0,
      "over the total upload memory: 5.03, handler not called");
-  coap_context_set_max_upload(server_ctx, 0, 0, 0);
+  coap_context_set_max_upload(pair.server, 0, 0, 0);
 
   /* A block in the middle of nothing: 4.08. */
   responses = 0;
@@ -387,7 +365,7 @@ test_limits(void)
   coap_add_option(pdu, COAP_OPTION_BLOCK1,
                   coap_encode_var_safe(v, sizeof(v), (3u << 4) | 8u | 2u), v);
   coap_add_data(pdu, 64, data);
-  coap_send(session, pdu);
+  coap_send(pair.session, pdu);
   ok(run(1) && last_code == COAP_RESPONSE_CODE_INCOMPLETE && stored_count == 0,
      "Block1 #3 without #0..2: 4.08 Request Entity Incomplete");
 
@@ -397,24 +375,24 @@ test_limits(void)
   coap_add_option(pdu, COAP_OPTION_BLOCK1,
                   coap_encode_var_safe(v, sizeof(v), 8u | 2u), v);
   coap_add_data(pdu, 10, data);
-  coap_send(session, pdu);
+  coap_send(pair.session, pdu);
   ok(run(1) && last_code == COAP_RESPONSE_CODE_BAD_REQUEST,
      "Block1 M=1 with a short block: 4.00");
 
   /* Announced too large by Size1 from the first block. */
   responses = 0;
-  coap_context_set_max_upload(server_ctx, 100, 0, 0);
+  coap_context_set_max_upload(pair.server, 100, 0, 0);
   pdu = request(COAP_REQUEST_CODE_PUT, "upload");
   coap_add_option(pdu, COAP_OPTION_BLOCK1,
                   coap_encode_var_safe(v, sizeof(v), 8u | 2u), v);
   coap_add_option(pdu, COAP_OPTION_SIZE1,
                   coap_encode_var_safe(v, sizeof(v), 4000), v);
   coap_add_data(pdu, 64, data);
-  coap_send(session, pdu);
+  coap_send(pair.session, pdu);
   ok(run(1) && last_code == COAP_RESPONSE_CODE_REQUEST_TOO_LARGE &&
          got_size1 == 100,
      "Size1 over the limit: 4.13 at once");
-  coap_context_set_max_upload(server_ctx, 0, 0, 0);
+  coap_context_set_max_upload(pair.server, 0, 0, 0);
 }
 
 static void
@@ -429,7 +407,7 @@ block1(unsigned num, int more, const uint8_t *data)
                   v);
   coap_add_data(pdu, 64, data);
   responses = 0;
-  coap_send(session, pdu);
+  coap_send(pair.session, pdu);
 }
 
 static void
@@ -439,7 +417,7 @@ test_upload_timeout(void)
   uint64_t end;
 
   memset(data, 'u', sizeof(data));
-  coap_context_set_max_upload(server_ctx, 0, 0, 1);
+  coap_context_set_max_upload(pair.server, 0, 0, 1);
   stored_count = 0;
   block1(0, 1, data);
   ok(run(1) && last_code == COAP_RESPONSE_CODE_CONTINUE,
@@ -450,11 +428,11 @@ test_upload_timeout(void)
   /* Past --upload-timeout (1 s) the server's timer drops the upload. */
   end = coap_ticks_ms() + 2500;
   while (coap_ticks_ms() < end)
-    coap_io_process(server_ctx, 100);
+    coap_io_process(pair.server, 100);
   block1(2, 0, data);
   ok(run(1) && last_code == COAP_RESPONSE_CODE_INCOMPLETE && stored_count == 0,
      "the last block after the timeout: 4.08, handler not called");
-  coap_context_set_max_upload(server_ctx, 0, 0, 0);
+  coap_context_set_max_upload(pair.server, 0, 0, 0);
 }
 
 static void
@@ -465,19 +443,19 @@ test_plain_without_block_mode(void)
   body_len = 2500;
   body = malloc(body_len);
   fill(body, body_len, 77);
-  coap_context_set_block_mode(client_ctx, 0);
+  coap_context_set_block_mode(pair.client, 0);
   responses = 0;
-  coap_send(session, request(COAP_REQUEST_CODE_GET, "large"));
+  coap_send(pair.session, request(COAP_REQUEST_CODE_GET, "large"));
   ok(run(1) && got_len == 1024 && got_has_block2 &&
          memcmp(got, body, 1024) == 0,
      "no block mode: the first 1024-byte block, Block2 visible");
-  coap_context_set_block_mode(client_ctx, COAP_BLOCK_USE_LIBCOAP);
+  coap_context_set_block_mode(pair.client, COAP_BLOCK_USE_LIBCOAP);
   responses = 0;
-  coap_send(session, request(COAP_REQUEST_CODE_GET, "large"));
+  coap_send(pair.session, request(COAP_REQUEST_CODE_GET, "large"));
   ok(run(3) && responses == 3 && got_len == 2500 - 2048 &&
          memcmp(got, body + 2048, got_len) == 0,
      "block mode without single body: each of 3 blocks delivered");
-  coap_context_set_block_mode(client_ctx, COAP_BLOCK_USE_LIBCOAP |
+  coap_context_set_block_mode(pair.client, COAP_BLOCK_USE_LIBCOAP |
                                               COAP_BLOCK_SINGLE_BODY);
 }
 
@@ -505,9 +483,7 @@ main(void)
   test_limits();
   test_upload_timeout();
   test_plain_without_block_mode();
-  coap_session_release(session);
-  coap_free_context(client_ctx);
-  coap_free_context(server_ctx);
+  lb_pair_close(&pair);
   free(body);
   free(stored);
   free(got);

@@ -16,6 +16,7 @@
 #include "coap.h"
 #include "net_internal.h"
 #include "tls_internal.h"
+#include "loopback.h"
 #include "tap.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -78,11 +79,10 @@ server_ctx(uint16_t *port)
   coap_endpoint_t *ep;
   coap_resource_t *r;
 
-  coap_resolve_address("127.0.0.1", 0, AF_INET, &a);
-  ep = coap_new_endpoint(ctx, &a, COAP_PROTO_DTLS);
+  ep = lb_listen(ctx, COAP_PROTO_DTLS, "127.0.0.1", AF_INET, &a);
   if (!ep)
     return NULL;
-  *port = coap_address_get_port(coap_endpoint_get_address(ep));
+  *port = coap_address_get_port(&a);
   r = coap_resource_init(coap_make_str_const("t"), 0);
   coap_register_handler(r, COAP_REQUEST_GET, hnd_get);
   coap_add_resource(ctx, r);
@@ -108,28 +108,27 @@ send_get(coap_session_t *s)
   coap_send(s, pdu);
 }
 
+static int
+answered(const void *arg)
+{
+  const result_t *r = arg;
+
+  return r->responses || r->nacks;
+}
+
 /* Runs both loops until a response or a nack came, at most ms. */
 static void
 run(coap_context_t *a, coap_context_t *b, unsigned ms)
 {
-  uint64_t end = coap_ticks_ms() + ms;
+  lb_loop_t l = {a, b, 5, 5, 0, ms};
 
-  while (!res.responses && !res.nacks && coap_ticks_ms() < end) {
-    coap_io_process(a, 5);
-    coap_io_process(b, 5);
-  }
+  lb_run_until(&l, answered, &res);
 }
 
 static void
 spin(coap_context_t *a, coap_context_t *b, unsigned ms)
 {
-  uint64_t end = coap_ticks_ms() + ms;
-
-  while (coap_ticks_ms() < end) {
-    coap_io_process(a, 5);
-    if (b)
-      coap_io_process(b, 5);
-  }
+  lb_pump(a, b, NULL, 0, ms);
 }
 
 static coap_session_t *

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "coap.h"
+#include "loopback.h"
 #include "tap.h"
 
 /* ---------------------------------------------------------------- handlers */
@@ -104,55 +105,9 @@ new_ctx(void)
 
 /* ---------------------------------------------------------------- raw peer */
 
-static int
-raw_socket(coap_address_t *bound)
-{
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  coap_address_t a;
-
-  coap_resolve_address("127.0.0.1", 0, AF_INET, &a);
-  if (fd < 0 || bind(fd, &a.addr.sa, coap_address_socklen(&a)) < 0)
-    return -1;
-  coap_address_init(bound);
-  bound->size = sizeof(bound->addr);
-  getsockname(fd, &bound->addr.sa, &bound->size);
-  return fd;
-}
-
-/* When set and non-zero, raw_recv gives up at once (so that a test can
+/* When set and non-zero, lb_raw_recv gives up at once (so that a test can
  * stop at a nack without taking the next ping in). */
 static const int *stop_when;
-
-/* The next datagram on fd (and who sent it) while ctx runs, or -1 after
- * max_ms. */
-static ssize_t
-raw_recv(int fd, coap_context_t *ctx, uint8_t *buf, size_t cap,
-         coap_address_t *from, int max_ms)
-{
-  uint64_t end = coap_ticks_ms() + (uint64_t)max_ms;
-  coap_address_t dummy;
-
-  if (!from)
-    from = &dummy;
-  while (coap_ticks_ms() < end && !(stop_when && *stop_when)) {
-    ssize_t n;
-    coap_address_init(from);
-    from->size = sizeof(from->addr);
-    n = recvfrom(fd, buf, cap, MSG_DONTWAIT, &from->addr.sa, &from->size);
-    if (n >= 0)
-      return n;
-    coap_io_process(ctx, 5);
-  }
-  return -1;
-}
-
-static void
-raw_send(int fd, const coap_address_t *to, const uint8_t *data, size_t len)
-{
-  if (sendto(fd, data, len, 0, &to->addr.sa, coap_address_socklen(to)) !=
-      (ssize_t)len)
-    printf("# sendto: %s\n", strerror(errno));
-}
 
 /* 1 for an empty CON (RFC 7252 4.3: a ping): 4 bytes, version 1, no
  * token, code 0.00. */
@@ -173,16 +128,7 @@ answer_rst(int fd, const coap_address_t *to, uint16_t mid)
 {
   uint8_t rst[4] = {0x70, 0, (uint8_t)(mid >> 8), (uint8_t)mid};
 
-  raw_send(fd, to, rst, sizeof(rst));
-}
-
-static void
-run_for(coap_context_t *ctx, int ms)
-{
-  uint64_t end = coap_ticks_ms() + (uint64_t)ms;
-
-  while (coap_ticks_ms() < end)
-    coap_io_process(ctx, 5);
+  lb_raw_send(fd, to, rst, sizeof(rst));
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -194,7 +140,7 @@ test_idle_ping_wire(void)
 {
   coap_context_t *ctx = new_ctx();
   coap_address_t peer, from;
-  int fd = raw_socket(&peer);
+  int fd = lb_raw_udp(&peer);
   coap_session_t *s;
   uint8_t b[64];
   ssize_t n;
@@ -203,21 +149,21 @@ test_idle_ping_wire(void)
   reset();
   coap_context_set_keepalive(ctx, 1);
   s = coap_new_client_session(ctx, NULL, &peer, COAP_PROTO_UDP);
-  n = raw_recv(fd, ctx, b, sizeof(b), &from, 3000);
+  n = lb_raw_recv(fd, ctx, b, sizeof(b), &from, 3000, stop_when);
   ok(is_ping(b, n), "idle client: an empty CON arrives");
   first = n == 4 ? mid_of(b) : 0;
   answer_rst(fd, &from, first);
-  run_for(ctx, 100);
+  lb_pump(ctx, NULL, NULL, 0, 100);
   is_int(pongs, 1, "the RST fires the pong handler");
   is_int(last_pong_mid, first, "with the ping's message ID");
   is_int(last_pong_type, COAP_MESSAGE_RST, "and the RST itself");
   is_int(nacks, 0, "no nack for an answered ping");
-  n = raw_recv(fd, ctx, b, sizeof(b), &from, 3000);
+  n = lb_raw_recv(fd, ctx, b, sizeof(b), &from, 3000, stop_when);
   ok(is_ping(b, n) && mid_of(b) != first,
      "still idle: another ping, with a new message ID");
   if (n == 4)
     answer_rst(fd, &from, mid_of(b));
-  run_for(ctx, 100);
+  lb_pump(ctx, NULL, NULL, 0, 100);
   is_int(pongs, 2, "and its pong");
   is_int(coap_session_get_state(s), COAP_SESSION_STATE_ESTABLISHED,
          "the session stays established");
@@ -233,7 +179,7 @@ test_ack_answers_ping(void)
 {
   coap_context_t *ctx = new_ctx();
   coap_address_t peer, from;
-  int fd = raw_socket(&peer);
+  int fd = lb_raw_udp(&peer);
   coap_session_t *s;
   uint8_t b[64], ack[4] = {0x60, 0, 0, 0};
   ssize_t n;
@@ -241,13 +187,13 @@ test_ack_answers_ping(void)
   reset();
   coap_context_set_keepalive(ctx, 1);
   s = coap_new_client_session(ctx, NULL, &peer, COAP_PROTO_UDP);
-  n = raw_recv(fd, ctx, b, sizeof(b), &from, 3000);
+  n = lb_raw_recv(fd, ctx, b, sizeof(b), &from, 3000, stop_when);
   if (n == 4) {
     ack[2] = b[2];
     ack[3] = b[3];
-    raw_send(fd, &from, ack, sizeof(ack));
+    lb_raw_send(fd, &from, ack, sizeof(ack));
   }
-  run_for(ctx, 100);
+  lb_pump(ctx, NULL, NULL, 0, 100);
   ok(pongs == 1 && last_pong_type == COAP_MESSAGE_ACK,
      "an empty ACK also counts as the pong");
   coap_session_release(s);
@@ -261,7 +207,7 @@ test_traffic_postpones_ping(void)
 {
   coap_context_t *ctx = new_ctx();
   coap_address_t peer;
-  int fd = raw_socket(&peer);
+  int fd = lb_raw_udp(&peer);
   coap_session_t *s;
   uint8_t b[64];
   int requests = 0, early_pings = 0;
@@ -274,7 +220,8 @@ test_traffic_postpones_ping(void)
   for (int i = 0; i < 8; i++) {
     coap_pdu_t *p = coap_new_pdu(COAP_MESSAGE_NON, COAP_REQUEST_CODE_GET, s);
     coap_send(s, p);
-    while ((n = raw_recv(fd, ctx, b, sizeof(b), NULL, 300)) >= 0) {
+    while ((n = lb_raw_recv(fd, ctx, b, sizeof(b), NULL, 300, stop_when)) >=
+           0) {
       if (is_ping(b, n))
         early_pings++;
       else
@@ -283,7 +230,7 @@ test_traffic_postpones_ping(void)
   }
   is_int(requests, 8, "the requests went out");
   is_int(early_pings, 0, "no ping while the session is busy");
-  n = raw_recv(fd, ctx, b, sizeof(b), NULL, 3000);
+  n = lb_raw_recv(fd, ctx, b, sizeof(b), NULL, 3000, stop_when);
   ok(is_ping(b, n), "once quiet, the ping comes");
   coap_session_release(s);
   close(fd);
@@ -297,7 +244,7 @@ test_zero_disables(void)
 {
   coap_context_t *ctx = new_ctx();
   coap_address_t peer;
-  int fd = raw_socket(&peer);
+  int fd = lb_raw_udp(&peer);
   coap_session_t *s;
   uint8_t b[64];
   ssize_t n;
@@ -306,17 +253,17 @@ test_zero_disables(void)
   coap_context_set_keepalive(ctx, 1);
   s = coap_new_client_session(ctx, NULL, &peer, COAP_PROTO_UDP);
   coap_context_set_keepalive(ctx, 0);
-  n = raw_recv(fd, ctx, b, sizeof(b), NULL, 2500);
+  n = lb_raw_recv(fd, ctx, b, sizeof(b), NULL, 2500, stop_when);
   ok(n < 0, "keepalive 0: nothing is sent in 2.5 s");
   coap_context_set_keepalive(ctx, 1);
-  n = raw_recv(fd, ctx, b, sizeof(b), NULL, 3000);
+  n = lb_raw_recv(fd, ctx, b, sizeof(b), NULL, 3000, stop_when);
   ok(is_ping(b, n), "set again on an open session: it pings");
   coap_session_release(s);
 
   reset();
   coap_context_set_keepalive(ctx, 0);
   s = coap_new_client_session(ctx, NULL, &peer, COAP_PROTO_UDP);
-  n = raw_recv(fd, ctx, b, sizeof(b), NULL, 2500);
+  n = lb_raw_recv(fd, ctx, b, sizeof(b), NULL, 2500, stop_when);
   ok(n < 0, "a session opened with keepalive 0 never pings");
   coap_session_release(s);
   close(fd);
@@ -332,7 +279,7 @@ test_failure_then_recovery(void)
 {
   coap_context_t *ctx = new_ctx();
   coap_address_t peer, from;
-  int fd = raw_socket(&peer);
+  int fd = lb_raw_udp(&peer);
   coap_session_t *s;
   uint8_t b[64];
   int copies = 0, same = 1;
@@ -343,7 +290,8 @@ test_failure_then_recovery(void)
   coap_context_set_keepalive(ctx, 1);
   s = coap_new_client_session(ctx, NULL, &peer, COAP_PROTO_UDP);
   stop_when = &nacks;
-  while ((n = raw_recv(fd, ctx, b, sizeof(b), &from, 3000)) >= 0) {
+  while ((n = lb_raw_recv(fd, ctx, b, sizeof(b), &from, 3000, stop_when)) >=
+         0) {
     if (!is_ping(b, n))
       continue;
     if (copies++ == 0)
@@ -363,12 +311,12 @@ test_failure_then_recovery(void)
          "the session is disconnected");
   is_int(pongs, 0, "no pong");
 
-  n = raw_recv(fd, ctx, b, sizeof(b), &from, 3000);
+  n = lb_raw_recv(fd, ctx, b, sizeof(b), &from, 3000, stop_when);
   ok(is_ping(b, n) && mid_of(b) != mid,
      "keepalive goes on after the failure, with a new message ID");
   if (n == 4)
     answer_rst(fd, &from, mid_of(b));
-  run_for(ctx, 100);
+  lb_pump(ctx, NULL, NULL, 0, 100);
   is_int(pongs, 1, "the peer is back: pong");
   is_int(coap_session_get_state(s), COAP_SESSION_STATE_ESTABLISHED,
          "and the session is established again");
@@ -384,7 +332,7 @@ test_icmp_does_not_stop_keepalive(void)
 {
   coap_context_t *ctx = new_ctx();
   coap_address_t closed;
-  int fd = raw_socket(&closed);
+  int fd = lb_raw_udp(&closed);
   coap_session_t *s;
   int icmp = 0, other = 0;
   uint64_t end;
@@ -418,7 +366,7 @@ test_explicit_ping(void)
 {
   coap_context_t *ctx = new_ctx();
   coap_address_t peer, from;
-  int fd = raw_socket(&peer);
+  int fd = lb_raw_udp(&peer);
   coap_session_t *s;
   uint8_t b[64];
   coap_mid_t mid;
@@ -428,15 +376,15 @@ test_explicit_ping(void)
   s = coap_new_client_session(ctx, NULL, &peer, COAP_PROTO_UDP);
   mid = coap_session_send_ping(s);
   ok(mid != COAP_INVALID_MID, "coap_session_send_ping returns a message ID");
-  n = raw_recv(fd, ctx, b, sizeof(b), &from, 1000);
+  n = lb_raw_recv(fd, ctx, b, sizeof(b), &from, 1000, stop_when);
   ok(is_ping(b, n) && mid_of(b) == (uint16_t)mid, "the ping on the wire");
   answer_rst(fd, &from, (uint16_t)mid);
-  run_for(ctx, 100);
+  lb_pump(ctx, NULL, NULL, 0, 100);
   ok(pongs == 1 && last_pong_mid == mid, "pong for that message ID");
 
   reset();
   mid = coap_session_send_ping(s);
-  run_for(ctx, 1500);
+  lb_pump(ctx, NULL, NULL, 0, 1500);
   ok(nacks == 1 && last_nack == COAP_NACK_TOO_MANY_RETRIES &&
          last_nack_mid == mid,
      "unanswered: nack TOO_MANY_RETRIES for it");
@@ -457,15 +405,15 @@ test_client_answers_ping(void)
 {
   coap_context_t *ctx = new_ctx();
   coap_address_t peer;
-  int fd = raw_socket(&peer);
+  int fd = lb_raw_udp(&peer);
   coap_session_t *s;
   uint8_t b[64], ping[4] = {0x40, 0, 0x12, 0x34};
   ssize_t n;
 
   reset();
   s = coap_new_client_session(ctx, NULL, &peer, COAP_PROTO_UDP);
-  raw_send(fd, coap_session_get_addr_local(s), ping, sizeof(ping));
-  n = raw_recv(fd, ctx, b, sizeof(b), NULL, 1000);
+  lb_raw_send(fd, coap_session_get_addr_local(s), ping, sizeof(ping));
+  n = lb_raw_recv(fd, ctx, b, sizeof(b), NULL, 1000, stop_when);
   ok(n == 4 && b[0] == 0x70 && b[1] == 0 && b[2] == 0x12 && b[3] == 0x34,
      "client: a ping gets a RST with its message ID");
   is_int(pings, 1, "the client's ping handler ran");
@@ -481,35 +429,34 @@ static void
 test_server_side(void)
 {
   coap_context_t *sctx = new_ctx();
-  coap_address_t any, bound, from;
+  coap_address_t bound, from;
   coap_endpoint_t *ep;
   int fd = -1, copies = 0;
   uint8_t b[64], get[4] = {0x40, COAP_REQUEST_CODE_GET, 0x00, 0x01};
   ssize_t n;
 
   reset();
-  coap_resolve_address("127.0.0.1", 0, AF_INET, &any);
-  ep = coap_new_endpoint(sctx, &any, COAP_PROTO_UDP);
+  ep = lb_listen(sctx, COAP_PROTO_UDP, "127.0.0.1", AF_INET, &bound);
   ok(ep != NULL, "server endpoint");
   if (!ep)
     goto out;
-  coap_address_copy(&bound, coap_endpoint_get_address(ep));
   coap_context_set_keepalive(sctx, 1);
-  fd = raw_socket(&from);
-  raw_send(fd, &bound, get, sizeof(get));
-  n = raw_recv(fd, sctx, b, sizeof(b), NULL, 1000);
+  fd = lb_raw_udp(&from);
+  lb_raw_send(fd, &bound, get, sizeof(get));
+  n = lb_raw_recv(fd, sctx, b, sizeof(b), NULL, 1000, stop_when);
   ok(n >= 4 && b[1] == COAP_RESPONSE_CODE_NOT_FOUND,
      "a request makes a server session (4.04)");
-  n = raw_recv(fd, sctx, b, sizeof(b), &from, 3000);
+  n = lb_raw_recv(fd, sctx, b, sizeof(b), &from, 3000, stop_when);
   ok(is_ping(b, n), "the server pings its idle client");
   if (n == 4)
     answer_rst(fd, &from, mid_of(b));
-  run_for(sctx, 100);
+  lb_pump(sctx, NULL, NULL, 0, 100);
   is_int(pongs, 1, "the server's pong handler ran");
 
   reset();
   stop_when = &nacks;
-  while ((n = raw_recv(fd, sctx, b, sizeof(b), NULL, 3000)) >= 0)
+  while ((n = lb_raw_recv(fd, sctx, b, sizeof(b), NULL, 3000, stop_when)) >=
+         0)
     copies += is_ping(b, n);
   stop_when = NULL;
   is_int(copies, 3, "unanswered: the server retransmits its ping");
@@ -531,23 +478,15 @@ static void
 test_both_sides(void)
 {
   coap_context_t *sctx = new_ctx(), *cctx = new_ctx();
-  coap_address_t any;
-  coap_endpoint_t *ep;
+  coap_address_t bound;
   coap_session_t *s;
-  uint64_t end;
 
   reset();
-  coap_resolve_address("127.0.0.1", 0, AF_INET, &any);
-  ep = coap_new_endpoint(sctx, &any, COAP_PROTO_UDP);
+  lb_listen(sctx, COAP_PROTO_UDP, "127.0.0.1", AF_INET, &bound);
   coap_context_set_keepalive(cctx, 1);
   coap_context_set_keepalive(sctx, 1);
-  s = coap_new_client_session(cctx, NULL, coap_endpoint_get_address(ep),
-                              COAP_PROTO_UDP);
-  end = coap_ticks_ms() + 4000;
-  while (pongs < 1 && coap_ticks_ms() < end) {
-    coap_io_process(cctx, 5);
-    coap_io_process(sctx, 5);
-  }
+  s = coap_new_client_session(cctx, NULL, &bound, COAP_PROTO_UDP);
+  lb_pump(cctx, sctx, &pongs, 1, 4000);
   ok(pongs >= 1 && pings >= 1, "client and server: ping answered by pong");
   is_int(nacks, 0, "no failures between live peers");
   coap_session_release(s);

@@ -8,15 +8,14 @@
 #include <unistd.h>
 
 #include "coap.h"
+#include "loopback.h"
 #include "tap.h"
 
 #define TURNS_MAX 100000
 #define WAIT_MS 10000
 
-static coap_context_t *server_ctx, *client_ctx;
-static coap_session_t *session;
+static lb_pair_t pair; /* server, client and the session between */
 static coap_resource_t *obs_res, *big_res;
-static coap_address_t server_addr;
 static int value;
 static int fail_next;
 static size_t big_len = 3000;
@@ -99,75 +98,47 @@ on_response(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcvd,
 static int
 setup(void)
 {
-  coap_address_t any;
-  coap_endpoint_t *ep;
-
-  coap_address_init(&any);
-  any.addr.sin.sin_family = AF_INET;
-  any.addr.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  any.size = sizeof(struct sockaddr_in);
-  server_ctx = coap_new_context(NULL);
-  client_ctx = coap_new_context(NULL);
-  if (!server_ctx || !client_ctx)
+  if (!lb_pair_open(&pair, COAP_PROTO_UDP,
+                    COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY))
     return 0;
-  ep = coap_new_endpoint(server_ctx, &any, COAP_PROTO_UDP);
-  if (!ep)
-    return 0;
-  coap_context_set_block_mode(server_ctx, COAP_BLOCK_USE_LIBCOAP |
-                                              COAP_BLOCK_SINGLE_BODY);
-  coap_context_set_block_mode(client_ctx, COAP_BLOCK_USE_LIBCOAP |
-                                              COAP_BLOCK_SINGLE_BODY);
   obs_res = coap_resource_init(coap_make_str_const("obs"), 0);
   coap_register_handler(obs_res, COAP_REQUEST_GET, hnd_obs);
   coap_resource_set_get_observable(obs_res, 1);
-  coap_add_resource(server_ctx, obs_res);
+  coap_add_resource(pair.server, obs_res);
   big_res = coap_resource_init(coap_make_str_const("big"), 0);
   coap_register_handler(big_res, COAP_REQUEST_GET, hnd_big);
   coap_resource_set_get_observable(big_res, 1);
-  coap_add_resource(server_ctx, big_res);
-  coap_address_copy(&server_addr, coap_endpoint_get_address(ep));
-  session =
-      coap_new_client_session(client_ctx, NULL, &server_addr, COAP_PROTO_UDP);
-  coap_register_response_handler(client_ctx, on_response);
-  return session != NULL;
+  coap_add_resource(pair.server, big_res);
+  coap_register_response_handler(pair.client, on_response);
+  return 1;
 }
 
 static int
 run(int want)
 {
-  uint64_t end = coap_ticks_ms() + WAIT_MS;
-
-  for (int i = 0; i < TURNS_MAX && responses < want && coap_ticks_ms() < end;
-       i++) {
-    coap_io_process(server_ctx, COAP_IO_NO_WAIT);
-    coap_io_process(client_ctx, COAP_IO_NO_WAIT);
-  }
-  return responses >= want;
+  return lb_pair_run(&pair, &responses, want, TURNS_MAX, WAIT_MS);
 }
 
 /* A few turns for traffic that produces no response (ACKs, RSTs). */
 static void
 settle(void)
 {
-  for (int i = 0; i < 200; i++) {
-    coap_io_process(server_ctx, COAP_IO_NO_WAIT);
-    coap_io_process(client_ctx, COAP_IO_NO_WAIT);
-  }
+  lb_pair_run(&pair, NULL, 0, 200, WAIT_MS);
 }
 
 static void
 observe(const char *path, coap_pdu_type_t type)
 {
-  coap_pdu_t *pdu = coap_new_pdu(type, COAP_REQUEST_CODE_GET, session);
+  coap_pdu_t *pdu = coap_new_pdu(type, COAP_REQUEST_CODE_GET, pair.session);
   uint8_t v = 0;
 
   tok_len = 8;
-  coap_session_new_token(session, &tok_len, tok);
+  coap_session_new_token(pair.session, &tok_len, tok);
   coap_add_token(pdu, tok_len, tok);
   coap_add_option(pdu, COAP_OPTION_OBSERVE, 0, &v);
   coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(path),
                   (const uint8_t *)path);
-  coap_send(session, pdu);
+  coap_send(pair.session, pdu);
 }
 
 static void
@@ -198,7 +169,7 @@ test_register_notify_cancel(void)
   ok(run(1) && last_type == COAP_MESSAGE_CON && strcmp(last_payload, "v3") == 0,
      "NOTIFY_CON: a CON notification");
   settle();
-  ok(coap_can_exit(server_ctx), "the CON notification was acknowledged");
+  ok(coap_can_exit(pair.server), "the CON notification was acknowledged");
   is_int(coap_resource_observer_count(obs_res), 1, "still one observer");
   coap_resource_set_mode(obs_res, COAP_RESOURCE_FLAGS_NOTIFY_NON);
   {
@@ -219,12 +190,12 @@ test_register_notify_cancel(void)
   responses = 0;
   {
     coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET,
-                                   session);
+                                   pair.session);
     uint8_t v = 0;
     coap_add_token(pdu, tok_len, tok);
     coap_add_option(pdu, COAP_OPTION_OBSERVE, 0, &v);
     coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"obs");
-    coap_send(session, pdu);
+    coap_send(pair.session, pdu);
   }
   ok(run(1), "re-registration answered");
   is_int(coap_resource_observer_count(obs_res), 1,
@@ -233,12 +204,12 @@ test_register_notify_cancel(void)
   t.s = tok;
   t.length = tok_len;
   responses = 0;
-  ok(coap_cancel_observe(session, &t, COAP_MESSAGE_CON),
+  ok(coap_cancel_observe(pair.session, &t, COAP_MESSAGE_CON),
      "coap_cancel_observe sends GET with Observe 1");
   ok(run(1) && last_code == COAP_RESPONSE_CODE_CONTENT && last_observe < 0,
      "the deregistration is answered without Observe");
   is_int(coap_resource_observer_count(obs_res), 0, "no observer left");
-  ok(!coap_cancel_observe(session, &t, COAP_MESSAGE_CON),
+  ok(!coap_cancel_observe(pair.session, &t, COAP_MESSAGE_CON),
      "cancelling again: nothing to cancel");
   responses = 0;
   coap_resource_notify_observers(obs_res, NULL);
@@ -289,63 +260,30 @@ test_block_notifications(void)
 
 /* ---------------------------------------------------------------- raw peers */
 
-static int
-raw_socket(coap_address_t *bound)
-{
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t l = sizeof(a);
-
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &l) != 0)
-    return -1;
-  if (bound) {
-    coap_address_init(bound);
-    bound->addr.sin = a;
-    bound->size = sizeof(a);
-  }
-  return fd;
-}
-
-static ssize_t
-raw_recv(int fd, coap_context_t *drive, uint8_t *buf, size_t cap)
-{
-  uint64_t end = coap_ticks_ms() + WAIT_MS;
-
-  while (coap_ticks_ms() < end) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    coap_io_process(drive, COAP_IO_NO_WAIT);
-    if (poll(&p, 1, 5) == 1)
-      return recv(fd, buf, cap, 0);
-  }
-  return -1;
-}
-
 static void
 test_rst_removes(void)
 {
-  int fd = raw_socket(NULL);
+  int fd = lb_raw_udp(NULL);
   /* CON GET, token 'x', Observe 0, Uri-Path "obs" */
   uint8_t get[] = {0x41, 0x01, 0x12, 0x34, 'x', 0x60, 0x53, 'o', 'b', 's'};
   uint8_t buf[256], rst[4];
   ssize_t n;
 
-  sendto(fd, get, sizeof(get), 0, &server_addr.addr.sa, server_addr.size);
-  n = raw_recv(fd, server_ctx, buf, sizeof(buf));
+  lb_raw_send(fd, &pair.addr, get, sizeof(get));
+  n = lb_raw_recv(fd, pair.server, buf, sizeof(buf), NULL, WAIT_MS, NULL);
   ok(n > 4 && (buf[0] & 0x30) == 0x20 && buf[1] == COAP_RESPONSE_CODE_CONTENT,
      "raw client registered");
   is_int(coap_resource_observer_count(obs_res), 1, "one observer (raw)");
   coap_resource_notify_observers(obs_res, NULL);
-  n = raw_recv(fd, server_ctx, buf, sizeof(buf));
+  n = lb_raw_recv(fd, pair.server, buf, sizeof(buf), NULL, WAIT_MS, NULL);
   ok(n > 4 && (buf[0] & 0x30) == 0x10, "raw client got a NON notification");
   rst[0] = 0x70;
   rst[1] = 0;
   rst[2] = buf[2];
   rst[3] = buf[3];
-  sendto(fd, rst, sizeof(rst), 0, &server_addr.addr.sa, server_addr.size);
+  lb_raw_send(fd, &pair.addr, rst, sizeof(rst));
   for (int i = 0; i < 500 && coap_resource_observer_count(obs_res); i++) {
-    coap_io_process(server_ctx, COAP_IO_NO_WAIT);
+    coap_io_process(pair.server, COAP_IO_NO_WAIT);
     usleep(1000);
   }
   is_int(coap_resource_observer_count(obs_res), 0,
@@ -356,26 +294,26 @@ test_rst_removes(void)
 static void
 test_unacknowledged_removes(void)
 {
-  int fd = raw_socket(NULL);
+  int fd = lb_raw_udp(NULL);
   uint8_t get[] = {0x41, 0x01, 0x12, 0x35, 'y', 0x60, 0x53, 'o', 'b', 's'};
   uint8_t buf[256];
   ssize_t n;
   uint64_t end;
 
-  sendto(fd, get, sizeof(get), 0, &server_addr.addr.sa, server_addr.size);
-  n = raw_recv(fd, server_ctx, buf, sizeof(buf));
+  lb_raw_send(fd, &pair.addr, get, sizeof(get));
+  n = lb_raw_recv(fd, pair.server, buf, sizeof(buf), NULL, WAIT_MS, NULL);
   ok(n > 4 && buf[1] == COAP_RESPONSE_CODE_CONTENT, "raw client registered");
   /* Short timeouts: the CON notification gives up within a second. */
-  coap_context_set_transmission(server_ctx, 100, 1000, 2);
+  coap_context_set_transmission(pair.server, 100, 1000, 2);
   coap_resource_set_mode(obs_res, COAP_RESOURCE_FLAGS_NOTIFY_CON);
   coap_resource_notify_observers(obs_res, NULL);
   end = coap_ticks_ms() + 5000;
   while (coap_resource_observer_count(obs_res) && coap_ticks_ms() < end)
-    coap_io_process(server_ctx, 50);
+    coap_io_process(pair.server, 50);
   is_int(coap_resource_observer_count(obs_res), 0,
          "a CON notification never acknowledged removes the observer");
   coap_resource_set_mode(obs_res, COAP_RESOURCE_FLAGS_NOTIFY_NON);
-  coap_context_set_transmission(server_ctx, COAP_DEFAULT_ACK_TIMEOUT_MS,
+  coap_context_set_transmission(pair.server, COAP_DEFAULT_ACK_TIMEOUT_MS,
                                 COAP_DEFAULT_ACK_RANDOM_FACTOR_X1000,
                                 COAP_DEFAULT_MAX_RETRANSMIT);
   close(fd);
@@ -386,14 +324,13 @@ static void
 test_freshness(void)
 {
   coap_address_t raw_addr;
-  int fd = raw_socket(&raw_addr);
+  int fd = lb_raw_udp(&raw_addr);
   coap_context_t *ctx = coap_new_context(NULL);
   coap_session_t *s = coap_new_client_session(ctx, NULL, &raw_addr,
                                               COAP_PROTO_UDP);
   coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, s);
   uint8_t req[256], out[64], v = 0;
-  struct sockaddr_in from;
-  socklen_t fl = sizeof(from);
+  coap_address_t from;
   ssize_t n;
   size_t tkl;
   static const uint8_t seqs[] = {5, 3, 6, 4, 7};
@@ -405,14 +342,7 @@ test_freshness(void)
   coap_add_token(pdu, 4, tok);
   coap_add_option(pdu, COAP_OPTION_OBSERVE, 0, &v);
   coap_send(s, pdu);
-  n = -1;
-  for (int i = 0; i < 2000 && n < 0; i++) {
-    coap_io_process(ctx, COAP_IO_NO_WAIT);
-    n = recvfrom(fd, req, sizeof(req), MSG_DONTWAIT, (struct sockaddr *)&from,
-                 &fl);
-    if (n < 0)
-      usleep(1000);
-  }
+  n = lb_raw_recv(fd, ctx, req, sizeof(req), &from, 2000, NULL);
   ok(n >= 8, "raw server got the registration");
   if (n < 8) {
     close(fd);
@@ -434,7 +364,7 @@ test_freshness(void)
     out[m++] = seqs[i];
     out[m++] = 0xff;
     out[m++] = (uint8_t)('0' + seqs[i]);
-    sendto(fd, out, m, 0, (struct sockaddr *)&from, fl);
+    lb_raw_send(fd, &from, out, m);
     for (int k = 0; k < 300 && responses < delivered[i]; k++) {
       coap_io_process(ctx, COAP_IO_NO_WAIT);
       usleep(200);
@@ -462,9 +392,7 @@ main(void)
   test_rst_removes();
   test_unacknowledged_removes();
   test_freshness();
-  coap_session_release(session);
-  coap_free_context(client_ctx);
-  coap_free_context(server_ctx);
+  lb_pair_close(&pair);
   coap_cleanup();
   return tap_done();
 }

@@ -13,6 +13,7 @@
 
 #include "coap.h"
 #include "pdu_internal.h"
+#include "loopback.h"
 #include "tap.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -151,22 +152,14 @@ handlers(coap_context_t *ctx)
 static coap_context_t *
 server_ctx(const char *host, int family, coap_address_t *bound)
 {
-  coap_address_t a;
   coap_context_t *ctx;
   coap_resource_t *r;
-  coap_endpoint_t *ep;
 
-  if (!coap_resolve_address(host, 0, family, &a))
-    return NULL;
   ctx = coap_new_context(NULL);
-  if (!ctx)
-    return NULL;
-  ep = coap_new_endpoint(ctx, &a, COAP_PROTO_UDP);
-  if (!ep) {
+  if (!lb_listen(ctx, COAP_PROTO_UDP, host, family, bound)) {
     coap_free_context(ctx);
     return NULL;
   }
-  coap_address_copy(bound, coap_endpoint_get_address(ep));
   r = coap_resource_init(coap_make_str_const("echo"), 0);
   coap_register_handler(r, COAP_REQUEST_GET, hnd_echo);
   coap_register_handler(r, COAP_REQUEST_PUT, hnd_echo);
@@ -174,23 +167,6 @@ server_ctx(const char *host, int family, coap_address_t *bound)
   coap_add_resource(ctx, r);
   handlers(ctx);
   return ctx;
-}
-
-/* Runs both contexts until *flag reaches want or max_ms passes. */
-static int
-pump(coap_context_t *a, coap_context_t *b, int *flag, int want, int max_ms)
-{
-  uint64_t end = coap_ticks_ms() + (uint64_t)max_ms;
-
-  while (coap_ticks_ms() < end) {
-    if (flag && *flag >= want)
-      return 1;
-    if (a)
-      coap_io_process(a, 5);
-    if (b)
-      coap_io_process(b, 5);
-  }
-  return flag ? *flag >= want : 1;
 }
 
 static coap_pdu_t *
@@ -212,47 +188,6 @@ request(coap_session_t *s, coap_pdu_type_t type, coap_pdu_code_t code,
     coap_add_option(p, COAP_OPTION_URI_QUERY, strlen(query),
                     (const uint8_t *)query);
   return p;
-}
-
-/* A plain UDP socket on 127.0.0.1 with an ephemeral port. */
-static int
-raw_socket(coap_address_t *bound)
-{
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  coap_address_t a;
-
-  coap_resolve_address("127.0.0.1", 0, AF_INET, &a);
-  if (fd < 0 || bind(fd, &a.addr.sa, coap_address_socklen(&a)) < 0)
-    return -1;
-  coap_address_init(bound);
-  bound->size = sizeof(bound->addr);
-  getsockname(fd, &bound->addr.sa, &bound->size);
-  return fd;
-}
-
-/* Waits for a datagram on fd while running ctx. */
-static ssize_t
-raw_recv(int fd, coap_context_t *ctx, uint8_t *buf, size_t cap, int max_ms)
-{
-  uint64_t end = coap_ticks_ms() + (uint64_t)max_ms;
-
-  while (coap_ticks_ms() < end) {
-    ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT);
-    if (n >= 0)
-      return n;
-    if (ctx)
-      coap_io_process(ctx, 5);
-    else
-      poll(NULL, 0, 5);
-  }
-  return -1;
-}
-
-static int
-raw_send(int fd, const coap_address_t *to, const uint8_t *data, size_t len)
-{
-  return sendto(fd, data, len, 0, &to->addr.sa, coap_address_socklen(to)) ==
-         (ssize_t)len;
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -466,7 +401,7 @@ exchange(coap_context_t *cctx, coap_session_t *cs, coap_context_t *sctx,
   if (coap_send(cs, request(cs, type, COAP_REQUEST_CODE_GET, "echo", query)) ==
       COAP_INVALID_MID)
     return 0;
-  return pump(cctx, sctx, &responses, 1, 3000);
+  return lb_pump(cctx, sctx, &responses, 1, 3000);
 }
 
 static void
@@ -553,10 +488,10 @@ test_server_lifecycle(void)
   ok(exchange(cctx, cs, sctx, COAP_MESSAGE_CON, NULL), "request answered");
   ss = server_seen;
   is_int(coap_context_get_session_count(sctx), 1, "server session lingers");
-  pump(sctx, NULL, &never, 1, 400);
+  lb_pump(sctx, NULL, &never, 1, 400);
   is_int(coap_context_get_session_count(sctx), 1,
          "still there before the timeout");
-  pump(sctx, NULL, &never, 1, 1000);
+  lb_pump(sctx, NULL, &never, 1, 1000);
   is_int(coap_context_get_session_count(sctx), 0,
          "idle server session freed after the timeout");
 
@@ -566,7 +501,7 @@ test_server_lifecycle(void)
          "set_type_client on a server session is 1");
   is_int(coap_session_get_refcount(ss), 1, "and adds a reference");
   is_int(coap_session_get_type(ss), COAP_SESSION_TYPE_CLIENT, "type CLIENT");
-  pump(sctx, NULL, &never, 1, 1300);
+  lb_pump(sctx, NULL, &never, 1, 1300);
   is_int(coap_context_get_session_count(sctx), 1,
          "a referenced session does not expire");
   coap_session_release(ss);
@@ -582,7 +517,7 @@ test_disconnected(void)
 {
   coap_context_t *ctx = coap_new_context(NULL);
   coap_address_t silent;
-  int fd = raw_socket(&silent);
+  int fd = lb_raw_udp(&silent);
   coap_session_t *s;
   coap_mid_t mid;
 
@@ -609,7 +544,7 @@ test_icmp(void)
 {
   coap_context_t *ctx = coap_new_context(NULL);
   coap_address_t dead;
-  int fd = raw_socket(&dead);
+  int fd = lb_raw_udp(&dead);
   coap_session_t *s;
   uint64_t t0;
 
@@ -619,7 +554,7 @@ test_icmp(void)
   s = coap_new_client_session(ctx, NULL, &dead, COAP_PROTO_UDP);
   t0 = coap_ticks_ms();
   coap_send(s, request(s, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, "x", NULL));
-  pump(ctx, NULL, &nacks, 1, 3000);
+  lb_pump(ctx, NULL, &nacks, 1, 3000);
   is_int(last_nack, COAP_NACK_ICMP_ISSUE, "dead port: nack ICMP_ISSUE");
   ok(coap_ticks_ms() - t0 < 1000, "and quickly");
   is_int(events_failed, 1, "SESSION_FAILED event");
@@ -632,7 +567,7 @@ test_retransmit(void)
 {
   coap_context_t *ctx = coap_new_context(NULL);
   coap_address_t silent;
-  int fd = raw_socket(&silent);
+  int fd = lb_raw_udp(&silent);
   coap_session_t *s;
   coap_session_stats_t st;
   uint8_t buf[256];
@@ -689,7 +624,7 @@ test_server_raw(void)
 {
   coap_address_t bound, me;
   coap_context_t *sctx = server_ctx("127.0.0.1", AF_INET, &bound);
-  int fd = raw_socket(&me);
+  int fd = lb_raw_udp(&me);
   uint8_t req[64], r1[256], r2[256];
   size_t len = build(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, 0x1234, "echo",
                      0, req);
@@ -699,10 +634,10 @@ test_server_raw(void)
   static const uint8_t ping[] = {0x40, 0x00, 0x55, 0x66};
 
   reset();
-  raw_send(fd, &bound, req, len);
-  n1 = raw_recv(fd, sctx, r1, sizeof(r1), 2000);
-  raw_send(fd, &bound, req, len);
-  n2 = raw_recv(fd, sctx, r2, sizeof(r2), 2000);
+  lb_raw_send(fd, &bound, req, len);
+  n1 = lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 2000, NULL);
+  lb_raw_send(fd, &bound, req, len);
+  n2 = lb_raw_recv(fd, sctx, r2, sizeof(r2), NULL, 2000, NULL);
   ok(n1 > 4 && n1 == n2 && memcmp(r1, r2, (size_t)n1) == 0,
      "a duplicate CON gets the same bytes");
   is_int(handler_calls, 1, "the handler ran once");
@@ -710,34 +645,34 @@ test_server_raw(void)
          st.duplicates == 1 && st.received == 2,
      "stats count the duplicate");
 
-  raw_send(fd, &bound, bad, sizeof(bad));
-  n1 = raw_recv(fd, sctx, r1, sizeof(r1), 2000);
+  lb_raw_send(fd, &bound, bad, sizeof(bad));
+  n1 = lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 2000, NULL);
   ok(n1 == 4 && r1[0] == 0x70 && r1[1] == 0 && r1[2] == 0x22 && r1[3] == 0x33,
      "a malformed CON gets RST");
 
   len = build(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, 0x2000, "echo", 2049,
               req);
-  raw_send(fd, &bound, req, len);
-  n1 = raw_recv(fd, sctx, r1, sizeof(r1), 2000);
+  lb_raw_send(fd, &bound, req, len);
+  n1 = lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 2000, NULL);
   ok(n1 >= 4 && r1[0] == 0x62 && r1[1] == COAP_RESPONSE_CODE_BAD_OPTION &&
          r1[2] == 0x20 && r1[3] == 0x00,
      "an unknown critical option gets a piggybacked 4.02");
 
   len = build(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, 0x2001, "nothere", 0,
               req);
-  raw_send(fd, &bound, req, len);
-  n1 = raw_recv(fd, sctx, r1, sizeof(r1), 2000);
+  lb_raw_send(fd, &bound, req, len);
+  n1 = lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 2000, NULL);
   ok(n1 >= 4 && r1[1] == COAP_RESPONSE_CODE_NOT_FOUND, "unknown path: 4.04");
 
   len = build(COAP_MESSAGE_CON, COAP_REQUEST_CODE_DELETE, 0x2002, "echo", 0,
               req);
-  raw_send(fd, &bound, req, len);
-  n1 = raw_recv(fd, sctx, r1, sizeof(r1), 2000);
+  lb_raw_send(fd, &bound, req, len);
+  n1 = lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 2000, NULL);
   ok(n1 >= 4 && r1[1] == COAP_RESPONSE_CODE_NOT_ALLOWED,
      "no handler for the method: 4.05");
 
-  raw_send(fd, &bound, ping, sizeof(ping));
-  n1 = raw_recv(fd, sctx, r1, sizeof(r1), 2000);
+  lb_raw_send(fd, &bound, ping, sizeof(ping));
+  n1 = lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 2000, NULL);
   ok(n1 == 4 && r1[0] == 0x70 && r1[2] == 0x55 && r1[3] == 0x66,
      "an empty CON (ping) gets RST");
   is_int(pings, 1, "and the ping handler ran");
@@ -754,9 +689,9 @@ test_server_raw(void)
     coap_add_option(p, COAP_OPTION_URI_PATH, 11, (const uint8_t *)".well-known");
     coap_add_option(p, COAP_OPTION_URI_PATH, 4, (const uint8_t *)"core");
     d = coap_pdu_encode_udp(p, &len);
-    raw_send(fd, &bound, d, len);
+    lb_raw_send(fd, &bound, d, len);
     coap_delete_pdu(p);
-    n1 = raw_recv(fd, sctx, r1, sizeof(r1), 2000);
+    n1 = lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 2000, NULL);
     ok(n1 > 4 && coap_pdu_view_udp(&view, r1, (size_t)n1) == COAP_PARSE_OK &&
            coap_get_data(&view, &plen, &pl) &&
            plen == strlen("</echo>;rt=\"test\"") &&
@@ -772,14 +707,14 @@ test_server_raw(void)
     coap_add_option(p, COAP_OPTION_URI_PATH, 4, (const uint8_t *)"echo");
     coap_add_option(p, COAP_OPTION_NORESPONSE, 1, &two);
     d = coap_pdu_encode_udp(p, &len);
-    raw_send(fd, &bound, d, len);
-    ok(raw_recv(fd, sctx, r1, sizeof(r1), 300) < 0,
+    lb_raw_send(fd, &bound, d, len);
+    ok(lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 300, NULL) < 0,
        "No-Response 2 on a NON: nothing sent");
     coap_pdu_set_type(p, COAP_MESSAGE_CON);
     coap_pdu_set_mid(p, 0x2005);
     d = coap_pdu_encode_udp(p, &len);
-    raw_send(fd, &bound, d, len);
-    n1 = raw_recv(fd, sctx, r1, sizeof(r1), 2000);
+    lb_raw_send(fd, &bound, d, len);
+    n1 = lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 2000, NULL);
     ok(n1 == 4 && r1[0] == 0x60 && r1[1] == 0 && r1[3] == 0x05,
        "No-Response 2 on a CON: only the empty ACK");
     coap_delete_pdu(p);
@@ -803,9 +738,9 @@ test_max_sessions(void)
   reset();
   coap_context_set_max_sessions(sctx, 2);
   for (int i = 0; i < 3; i++) {
-    fd[i] = raw_socket(&me[i]);
-    raw_send(fd[i], &bound, req, len);
-    if (raw_recv(fd[i], sctx, resp, sizeof(resp), 2000) > 0)
+    fd[i] = lb_raw_udp(&me[i]);
+    lb_raw_send(fd[i], &bound, req, len);
+    if (lb_raw_recv(fd[i], sctx, resp, sizeof(resp), NULL, 2000, NULL) > 0)
       answered++;
     if (i == 0)
       first = server_seen;
@@ -817,12 +752,12 @@ test_max_sessions(void)
   /* Referenced sessions cannot be evicted: the next new peer is dropped. */
   coap_session_reference(server_seen); /* peer 2's */
   len = build(COAP_MESSAGE_NON, COAP_REQUEST_CODE_GET, 0x3001, "echo", 0, req);
-  raw_send(fd[1], &bound, req, len);
-  ok(raw_recv(fd[1], sctx, resp, sizeof(resp), 2000) > 0,
+  lb_raw_send(fd[1], &bound, req, len);
+  ok(lb_raw_recv(fd[1], sctx, resp, sizeof(resp), NULL, 2000, NULL) > 0,
      "peer 1 still has its session");
   coap_session_reference(server_seen); /* peer 1's */
-  raw_send(fd[0], &bound, req, len);
-  ok(raw_recv(fd[0], sctx, resp, sizeof(resp), 500) < 0,
+  lb_raw_send(fd[0], &bound, req, len);
+  ok(lb_raw_recv(fd[0], sctx, resp, sizeof(resp), NULL, 500, NULL) < 0,
      "no session can be evicted: the datagram is dropped");
   is_int(coap_context_get_session_count(sctx), 2, "still 2 sessions");
   for (int i = 0; i < 3; i++)
@@ -838,7 +773,7 @@ test_separate_and_rst(void)
   coap_context_t *cctx = coap_new_context(NULL);
   coap_session_t *cs, *ss;
   coap_pdu_t *resp;
-  int fd = raw_socket(&fake);
+  int fd = lb_raw_udp(&fake);
   uint8_t buf[256];
   ssize_t n;
 
@@ -848,8 +783,8 @@ test_separate_and_rst(void)
   defer_response = 1;
   coap_send(cs, request(cs, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, "echo",
                         NULL));
-  pump(cctx, sctx, &handler_calls, 1, 2000);
-  pump(cctx, sctx, NULL, 0, 100);
+  lb_pump(cctx, sctx, &handler_calls, 1, 2000);
+  lb_pump(cctx, sctx, NULL, 0, 100);
   is_int(responses, 0, "no response yet, only the empty ACK");
   is_int(coap_can_exit(cctx), 0, "client still waits for the response");
   ss = coap_session_reference(server_seen);
@@ -858,9 +793,9 @@ test_separate_and_rst(void)
   coap_add_token(resp, deferred_token_len, deferred_token);
   coap_add_data(resp, 4, (const uint8_t *)"late");
   ok(coap_send(ss, resp) != COAP_INVALID_MID, "separate CON response sent");
-  pump(cctx, sctx, &responses, 1, 2000);
+  lb_pump(cctx, sctx, &responses, 1, 2000);
   is_str(last_payload, "late", "separate response delivered");
-  pump(cctx, sctx, NULL, 0, 100);
+  lb_pump(cctx, sctx, NULL, 0, 100);
   is_int(coap_can_exit(sctx), 1, "the client ACKed the CON response");
   is_int(coap_can_exit(cctx), 1, "the client transaction ended");
   coap_session_release(ss);
@@ -870,7 +805,7 @@ test_separate_and_rst(void)
   reset();
   cs = coap_new_client_session(cctx, NULL, &fake, COAP_PROTO_UDP);
   coap_send(cs, request(cs, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, "x", NULL));
-  n = raw_recv(fd, cctx, buf, sizeof(buf), 1000);
+  n = lb_raw_recv(fd, cctx, buf, sizeof(buf), NULL, 1000, NULL);
   if (n >= 4) {
     struct sockaddr_storage from;
     socklen_t fl = sizeof(from);
@@ -880,11 +815,11 @@ test_separate_and_rst(void)
     coap_address_copy(&peer, coap_session_get_addr_local(cs));
     (void)from;
     (void)fl;
-    raw_send(fd, &peer, rst, sizeof(rst));
-    pump(cctx, NULL, &nacks, 1, 1000);
+    lb_raw_send(fd, &peer, rst, sizeof(rst));
+    lb_pump(cctx, NULL, &nacks, 1, 1000);
     is_int(last_nack, COAP_NACK_RST, "RST to a CON: nack RST");
-    raw_send(fd, &peer, unk, sizeof(unk));
-    n = raw_recv(fd, cctx, buf, sizeof(buf), 1000);
+    lb_raw_send(fd, &peer, unk, sizeof(unk));
+    n = lb_raw_recv(fd, cctx, buf, sizeof(buf), NULL, 1000, NULL);
     ok(n == 4 && buf[0] == 0x70 && buf[2] == 0x77 && buf[3] == 0x01,
        "a CON response with an unknown token gets RST");
   } else {
@@ -902,7 +837,7 @@ test_nstart(void)
 {
   coap_context_t *ctx = coap_new_context(NULL);
   coap_address_t fake;
-  int fd = raw_socket(&fake);
+  int fd = lb_raw_udp(&fake);
   coap_session_t *s;
   uint8_t buf[256], ack[16];
   ssize_t n;
@@ -913,9 +848,9 @@ test_nstart(void)
   s = coap_new_client_session(ctx, NULL, &fake, COAP_PROTO_UDP);
   coap_send(s, request(s, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, "a", NULL));
   coap_send(s, request(s, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, "b", NULL));
-  n = raw_recv(fd, ctx, buf, sizeof(buf), 1000);
+  n = lb_raw_recv(fd, ctx, buf, sizeof(buf), NULL, 1000, NULL);
   ok(n > 4, "first CON sent");
-  ok(raw_recv(fd, ctx, ack, sizeof(ack), 200) < 0,
+  ok(lb_raw_recv(fd, ctx, ack, sizeof(ack), NULL, 200, NULL) < 0,
      "NSTART 1: the second CON waits");
   if (n > 4) {
     /* Piggybacked 2.05 for the first: the second may go. */
@@ -925,9 +860,9 @@ test_nstart(void)
     ack[2] = buf[2];
     ack[3] = buf[3];
     memcpy(ack + 4, buf + 4, tkl);
-    raw_send(fd, coap_session_get_addr_local(s), ack, 4 + tkl);
+    lb_raw_send(fd, coap_session_get_addr_local(s), ack, 4 + tkl);
   }
-  n = raw_recv(fd, ctx, buf, sizeof(buf), 1000);
+  n = lb_raw_recv(fd, ctx, buf, sizeof(buf), NULL, 1000, NULL);
   ok(n > 4 && responses == 1, "after the response the second CON is sent");
   coap_session_release(s);
   close(fd);
@@ -941,13 +876,13 @@ test_keepalive(void)
   coap_context_t *sctx = server_ctx("127.0.0.1", AF_INET, &bound);
   coap_context_t *cctx = coap_new_context(NULL);
   coap_session_t *cs;
-  int fd = raw_socket(&silent);
+  int fd = lb_raw_udp(&silent);
 
   reset();
   handlers(cctx);
   coap_context_set_keepalive(cctx, 1);
   cs = coap_new_client_session(cctx, NULL, &bound, COAP_PROTO_UDP);
-  pump(cctx, sctx, &pongs, 1, 3000);
+  lb_pump(cctx, sctx, &pongs, 1, 3000);
   is_int(pongs, 1, "keepalive: the pong handler fires");
   is_int(pings, 1, "the server saw the ping");
   coap_session_release(cs);
@@ -955,7 +890,7 @@ test_keepalive(void)
   reset();
   coap_context_set_transmission(cctx, 100, 1000, 2);
   cs = coap_new_client_session(cctx, NULL, &silent, COAP_PROTO_UDP);
-  pump(cctx, NULL, &nacks, 1, 4000);
+  lb_pump(cctx, NULL, &nacks, 1, 4000);
   is_int(last_nack, COAP_NACK_TOO_MANY_RETRIES,
          "keepalive to a silent peer: nack TOO_MANY_RETRIES");
   is_int(events_ka_failure, 1, "KEEPALIVE_FAILURE event");
@@ -1145,7 +1080,7 @@ test_state_events(void)
 {
   coap_context_t *ctx = coap_new_context(NULL);
   coap_address_t silent, dead;
-  int fd = raw_socket(&silent), fd2 = raw_socket(&dead);
+  int fd = lb_raw_udp(&silent), fd2 = lb_raw_udp(&dead);
   coap_session_t *s;
   coap_tls_summary_t t;
 
@@ -1173,7 +1108,7 @@ test_state_events(void)
   reset();
   handlers(ctx);
   coap_send(s, request(s, COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, "x", NULL));
-  pump(ctx, NULL, &nacks, 1, 2000);
+  lb_pump(ctx, NULL, &nacks, 1, 2000);
   is_int(last_nack, COAP_NACK_ICMP_ISSUE, "unreachable port: ICMP nack");
   is_int(coap_session_get_state(s), COAP_SESSION_STATE_NONE,
          "after ICMP the session is not established");
@@ -1187,7 +1122,7 @@ test_mcast_responder(void)
 {
   coap_context_t *ctx = coap_new_context(NULL);
   coap_address_t group, me, local;
-  int fd = raw_socket(&me);
+  int fd = lb_raw_udp(&me);
   coap_session_t *s;
   static const uint8_t ack[] = {0x60, 0x00, 0x12, 0x34};
 
@@ -1202,8 +1137,8 @@ test_mcast_responder(void)
   coap_address_copy(&local, coap_session_get_addr_local(s));
   coap_resolve_address("127.0.0.1", coap_address_get_port(&local), AF_INET,
                        &local);
-  raw_send(fd, &local, ack, sizeof(ack));
-  pump(ctx, NULL, NULL, 0, 100);
+  lb_raw_send(fd, &local, ack, sizeof(ack));
+  lb_pump(ctx, NULL, NULL, 0, 100);
   ok(coap_address_equals(coap_session_get_addr_remote(s), &me),
      "remote becomes the unicast responder");
   ok(coap_address_get_port(coap_session_get_addr_mcast(s)) == 5683,
@@ -1235,7 +1170,7 @@ test_idle_pool(void)
   ss = server_seen;
   is_int(coap_session_get_refcount(ss), 0, "server session starts at 0");
   coap_session_reference(ss);
-  pump(sctx, NULL, &never, 1, 1300);
+  lb_pump(sctx, NULL, &never, 1, 1300);
   is_int(coap_context_get_session_count(sctx), 1,
          "a referenced server session is not in the idle pool");
   coap_session_release(ss);
@@ -1244,7 +1179,7 @@ test_idle_pool(void)
          "still a server session (not freed: back in the idle pool)");
   ok(coap_session_get_stats(ss, &st) && st.received == 1 && st.sent == 1,
      "server counters: 1 received, 1 sent");
-  pump(sctx, NULL, &never, 1, 1600);
+  lb_pump(sctx, NULL, &never, 1, 1600);
   is_int(coap_context_get_session_count(sctx), 0,
          "freed from the idle pool after the timeout");
   ok(coap_session_get_stats(cs, &st) && st.sent == 1 && st.received == 1 &&

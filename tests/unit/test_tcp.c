@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "stream_internal.h"
+#include "loopback.h"
 #include "tap.h"
 
 static coap_context_t *server, *client;
@@ -92,32 +93,34 @@ on_event(coap_session_t *s, const coap_event_t ev)
   return 0;
 }
 
-static void
-turn(void)
+/* Runs both loops (the client's waiting up to 10 ms a turn) until *counter
+ * reaches want, or for all of max_turns when counter is NULL. */
+static int
+run_turns(const int *counter, int want, int max_turns)
 {
-  coap_io_process(server, COAP_IO_NO_WAIT);
-  coap_io_process(client, 10);
+  lb_loop_t l = {server, client, COAP_IO_NO_WAIT, 10, max_turns, 5000};
+
+  return lb_run(&l, counter, want);
 }
 
-/* Runs both loops until *counter reaches want or about 2 s pass. */
+/* Until *counter reaches want or about 2 s (200 turns) pass. */
 static int
-wait_for(int *counter, int want)
+wait_for(const int *counter, int want)
 {
-  for (int i = 0; i < 200 && *counter < want; i++)
-    turn();
-  return *counter >= want;
+  return run_turns(counter, want, 200);
+}
+
+/* A few turns for traffic that no counter follows (closes, CSMs). */
+static void
+settle(void)
+{
+  run_turns(NULL, 0, 10);
 }
 
 static coap_endpoint_t *
 listen_on(coap_proto_t proto, coap_address_t *addr)
 {
-  coap_endpoint_t *ep;
-
-  coap_resolve_address("127.0.0.1", 0, AF_INET, addr);
-  ep = coap_new_endpoint(server, addr, proto);
-  if (ep)
-    coap_address_copy(addr, coap_endpoint_get_address(ep));
-  return ep;
+  return lb_listen(server, proto, "127.0.0.1", AF_INET, addr);
 }
 
 static coap_pdu_t *
@@ -179,8 +182,7 @@ test_exchange(coap_proto_t proto)
          wait_for(&responses, 2) && last_code == COAP_RESPONSE_CODE_CHANGED,
      "%s: a 4000-byte PUT crosses several reads", name);
   coap_session_release(s);
-  for (int i = 0; i < 10; i++)
-    turn();
+  settle();
   coap_free_endpoint(ep);
 }
 
@@ -209,8 +211,7 @@ test_too_big(void)
 
   /* A peer that ignores our limit is aborted. */
   coap_context_set_csm_max_message_size(client, 100000);
-  for (int i = 0; i < 10; i++)
-    turn();
+  settle();
   before = (int)coap_context_get_session_count(server);
   {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -248,8 +249,7 @@ test_too_big(void)
        "a frame over our Max-Message-Size is answered by Abort and a close");
     close(fd);
   }
-  for (int i = 0; i < 10; i++)
-    turn();
+  settle();
   ok(coap_context_get_session_count(server) == (unsigned)before,
      "the aborted session is gone");
   coap_context_set_csm_max_message_size(server, 0);
@@ -307,8 +307,7 @@ test_defences(void)
   ok(wait_for(&responses, 1) && last_code == COAP_RESPONSE_CODE_CONTENT,
      "a good client is served meanwhile");
   coap_session_release(s);
-  for (int i = 0; i < 10; i++)
-    turn();
+  settle();
 
   coap_context_set_max_connections(server, 1);
   {
