@@ -17,9 +17,35 @@ batch_init(coap_context_t *ctx)
     return 0;
   ctx->batch = b;
   b->tx_fd = -1;
-  b->rx = malloc((size_t)COAP_BATCH * COAP_RX_SLOT);
-  b->tx = malloc((size_t)COAP_BATCH * COAP_TX_SLOT);
+  b->width = COAP_BATCH_SMALL;
+  b->rx = malloc((size_t)b->width * COAP_RX_SLOT);
+  b->tx = malloc((size_t)b->width * COAP_TX_SLOT);
   return b->rx && b->tx;
+}
+
+void
+coap_batch_widen(coap_context_t *ctx)
+{
+  coap_batch_t *b = ctx->batch;
+  uint8_t *rx, *tx;
+
+  /* Only between batches: the slots of a batch in progress must stay. */
+  if (b->width == COAP_BATCH || b->tx_fd >= 0)
+    return;
+  rx = malloc((size_t)COAP_BATCH * COAP_RX_SLOT);
+  tx = malloc((size_t)COAP_BATCH * COAP_TX_SLOT);
+  if (!rx || !tx) {
+    free(rx);
+    free(tx);
+    return; /* the narrow batch still works */
+  }
+  free(b->rx);
+  free(b->tx);
+  b->rx = rx;
+  b->tx = tx;
+  b->width = COAP_BATCH;
+  b->rx_ready = 0;
+  coap_dedup_widen(ctx);
 }
 
 static void
@@ -49,7 +75,7 @@ coap_new_context(const coap_address_t *listen_addr)
   ctx->now = coap_ticks_ms();
   ctx->wall_offset = (int64_t)coap_wallclock_ms() - (int64_t)ctx->now;
   coap_timer_init(&ctx->idle_timer, COAP_TIMER_IDLE);
-  if (!coap_loop_init(ctx) || !batch_init(ctx) || !coap_dedup_init(ctx))
+  if (!coap_loop_init(ctx) || !batch_init(ctx) || !coap_dedup_init(ctx, COAP_DEDUP_SLOTS_SMALL))
     goto fail;
   if (listen_addr && !coap_new_endpoint(ctx, listen_addr, COAP_PROTO_UDP))
     goto fail;

@@ -62,6 +62,10 @@ typedef struct coap_io_t {
 } coap_io_t;
 
 #define COAP_BATCH 32
+/* A context starts with this many receive/send slots and widens to
+ * COAP_BATCH on its first read from a server endpoint: a one-shot client
+ * then never maps (and faults in) the server's 400 kB of batch buffers. */
+#define COAP_BATCH_SMALL 2
 #define COAP_RX_SLOT 8192                      /* largest datagram accepted */
 #define COAP_TX_SLOT (2048 + COAP_PDU_HEADROOM) /* a reply built in the batch */
 #define COAP_CMSG_SPACE 64
@@ -79,6 +83,7 @@ typedef struct coap_batch_t {
   struct iovec tx_iov[COAP_BATCH];
   coap_address_t tx_name[COAP_BATCH];
   uint8_t tx_cmsg[COAP_BATCH][COAP_CMSG_SPACE];
+  unsigned width;    /* slots in use: COAP_BATCH_SMALL or COAP_BATCH */
   unsigned tx_count;
   unsigned rx_dirty; /* rx_msg slots the kernel wrote: reset before reuse */
   uint8_t rx_ready;  /* rx_msg set up once (their buffers never move) */
@@ -307,7 +312,10 @@ typedef struct coap_dedup_t {
 } coap_dedup_t;
 
 #define COAP_DEDUP_SLOTS 4096 /* power of two */
-#define COAP_DEDUP_BUCKETS (2 * COAP_DEDUP_SLOTS) /* chains of about 0.5 */
+/* A context starts with this ring and widens it with its batch (first read
+ * from a server endpoint): a client sees few messages, and a one-shot run
+ * should not zero (and fault in) the server's 32 kB of chain heads. */
+#define COAP_DEDUP_SLOTS_SMALL 64
 #define COAP_DEDUP_INLINE 96  /* reply bytes kept without a malloc */
 
 /* ---------------------------------------------------------------- context */
@@ -338,9 +346,10 @@ struct coap_context_t {
   coap_resource_t *unknown_resource;
   coap_batch_t *batch;
   coap_dedup_t *dedup;
-  uint32_t *dedup_bucket;          /* COAP_DEDUP_BUCKETS chain heads (index + 1) */
+  uint32_t *dedup_bucket;          /* 2 * dedup_slots chain heads (index + 1) */
   uint32_t dedup_next;             /* the ring's oldest slot, reused next */
-  uint8_t *dedup_inline;           /* COAP_DEDUP_SLOTS * COAP_DEDUP_INLINE */
+  uint32_t dedup_slots;            /* ring size, a power of two */
+  uint8_t *dedup_inline;           /* dedup_slots * COAP_DEDUP_INLINE */
   coap_security_t *security;       /* server (D)TLS settings */
   struct coap_tls_ctx_t *tls_ctx;  /* server SSL_CTX, cookie secret */
   void *app_data;
@@ -404,6 +413,8 @@ ssize_t coap_udp_send(coap_session_t *s, const uint8_t *data, size_t len);
  * socket, else sends it now. */
 int coap_udp_reply(coap_session_t *s, const uint8_t *data, size_t len);
 int coap_udp_batch_slot(coap_context_t *ctx, uint8_t **buf, size_t *size);
+/* Grows the batch to COAP_BATCH slots (context.c); a no-op mid-batch. */
+void coap_batch_widen(coap_context_t *ctx);
 void coap_udp_batch_commit(coap_context_t *ctx, coap_session_t *s,
                            const uint8_t *data, size_t len);
 
@@ -427,8 +438,12 @@ void coap_sessions_free_all(coap_context_t *ctx);
 int coap_token_in_use(const coap_session_t *s, const uint8_t *tok, size_t len);
 
 /* reliability.c */
-int coap_dedup_init(coap_context_t *ctx);
+/* slots: a power of two (COAP_DEDUP_SLOTS_SMALL or COAP_DEDUP_SLOTS). */
+int coap_dedup_init(coap_context_t *ctx, uint32_t slots);
 void coap_dedup_free(coap_context_t *ctx);
+/* Replaces a small ring by a full one (its entries are dropped: they are
+ * a client's responses, long since matched). */
+void coap_dedup_widen(coap_context_t *ctx);
 /* Looks up (s, mid).  Returns 1 for a duplicate (and sets *slot), 0 for a
  * new message (and reserves *slot, may be NULL if the cache is full). */
 int coap_dedup_check(coap_context_t *ctx, coap_session_t *s, uint16_t mid,

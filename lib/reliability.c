@@ -32,13 +32,14 @@ is_request(const coap_pdu_t *pdu)
 /* ---------------------------------------------------------------- dedup */
 
 int
-coap_dedup_init(coap_context_t *ctx)
+coap_dedup_init(coap_context_t *ctx, uint32_t slots)
 {
-  ctx->dedup = calloc(COAP_DEDUP_SLOTS, sizeof(*ctx->dedup));
-  ctx->dedup_bucket = calloc(COAP_DEDUP_BUCKETS, sizeof(*ctx->dedup_bucket));
+  ctx->dedup_slots = slots;
+  ctx->dedup = calloc(slots, sizeof(*ctx->dedup));
+  ctx->dedup_bucket = calloc(2 * (size_t)slots, sizeof(*ctx->dedup_bucket));
   /* Replies up to COAP_DEDUP_INLINE bytes (nearly all) are kept here:
    * no malloc or free per cached reply. */
-  ctx->dedup_inline = malloc((size_t)COAP_DEDUP_SLOTS * COAP_DEDUP_INLINE);
+  ctx->dedup_inline = malloc((size_t)slots * COAP_DEDUP_INLINE);
   ctx->dedup_next = 0;
   /* Slots get their inline buffer when first taken (coap_dedup_check):
    * touching all of them here would fault in every page of the ring at
@@ -53,7 +54,7 @@ coap_dedup_free(coap_context_t *ctx)
    * buffer, so the first slot without one ends the used prefix: the rest
    * of the ring is never touched (no page faults for a one-shot client). */
   if (ctx->dedup)
-    for (size_t i = 0; i < COAP_DEDUP_SLOTS && ctx->dedup[i].resp; i++)
+    for (size_t i = 0; i < ctx->dedup_slots && ctx->dedup[i].resp; i++)
       if (ctx->dedup[i].resp_heap)
         free(ctx->dedup[i].resp);
   free(ctx->dedup);
@@ -64,12 +65,32 @@ coap_dedup_free(coap_context_t *ctx)
   ctx->dedup_inline = NULL;
 }
 
+void
+coap_dedup_widen(coap_context_t *ctx)
+{
+  coap_context_t big;
+
+  if (ctx->dedup_slots >= COAP_DEDUP_SLOTS)
+    return;
+  big.dedup_slots = 0;
+  if (!coap_dedup_init(&big, COAP_DEDUP_SLOTS)) {
+    coap_dedup_free(&big);
+    return; /* the small ring still works */
+  }
+  coap_dedup_free(ctx);
+  ctx->dedup = big.dedup;
+  ctx->dedup_bucket = big.dedup_bucket;
+  ctx->dedup_inline = big.dedup_inline;
+  ctx->dedup_slots = big.dedup_slots;
+  ctx->dedup_next = 0;
+}
+
 static uint32_t
-dedup_hash(uint64_t sid, uint16_t mid)
+dedup_hash(const coap_context_t *ctx, uint64_t sid, uint16_t mid)
 {
   uint64_t x = sid * 0x9E3779B97F4A7C15ull ^ ((uint64_t)mid * 0xBF58476D1CE4E5B9ull);
   x ^= x >> 31;
-  return (uint32_t)x & (COAP_DEDUP_BUCKETS - 1);
+  return (uint32_t)x & (2 * ctx->dedup_slots - 1);
 }
 
 /* Takes slot i out of its hash chain (chains are about one long). */
@@ -91,7 +112,7 @@ int
 coap_dedup_check(coap_context_t *ctx, coap_session_t *s, uint16_t mid,
                  coap_dedup_t **slot)
 {
-  uint32_t h = dedup_hash(s->id, mid), i;
+  uint32_t h = dedup_hash(ctx, s->id, mid), i;
   coap_dedup_t *d;
 
   for (i = ctx->dedup_bucket[h]; i; i = d->next) {
@@ -102,7 +123,7 @@ coap_dedup_check(coap_context_t *ctx, coap_session_t *s, uint16_t mid,
     }
   }
   i = ctx->dedup_next;
-  ctx->dedup_next = (i + 1) & (COAP_DEDUP_SLOTS - 1);
+  ctx->dedup_next = (i + 1) & (ctx->dedup_slots - 1);
   d = &ctx->dedup[i];
   if (d->sid)
     dedup_unlink(ctx, i);

@@ -615,7 +615,7 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
   uint8_t stack[COAP_TX_SLOT], *buf;
   size_t size, len, cap;
   coap_batch_t *b = ctx->batch;
-  int batched = b->tx_fd >= 0 && b->tx_count < COAP_BATCH;
+  int batched = b->tx_fd >= 0 && b->tx_count < b->width;
   coap_pdu_t resp;
   const uint8_t *data;
   int con = req->type == COAP_MESSAGE_CON;

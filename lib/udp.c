@@ -410,7 +410,7 @@ coap_udp_batch_slot(coap_context_t *ctx, uint8_t **buf, size_t *size)
 {
   coap_batch_t *b = ctx->batch;
 
-  if (b->tx_fd < 0 || b->tx_count >= COAP_BATCH)
+  if (b->tx_fd < 0 || b->tx_count >= b->width)
     return 0;
   *buf = b->tx + (size_t)b->tx_count * COAP_TX_SLOT;
   *size = COAP_TX_SLOT;
@@ -426,7 +426,7 @@ coap_udp_batch_commit(coap_context_t *ctx, coap_session_t *s,
   unsigned i = b->tx_count;
   struct msghdr *m;
 
-  if (fd != b->tx_fd || i >= COAP_BATCH || s->ext->tls) {
+  if (fd != b->tx_fd || i >= b->width || s->ext->tls) {
     coap_udp_send(s, data, len);
     return;
   }
@@ -514,7 +514,7 @@ batch_flush(coap_context_t *ctx)
 static void
 rx_setup(coap_batch_t *b)
 {
-  for (unsigned i = 0; i < COAP_BATCH; i++) {
+  for (unsigned i = 0; i < b->width; i++) {
     struct msghdr *m = &b->rx_msg[i].msg_hdr;
     b->rx_iov[i].iov_base = b->rx + (size_t)i * COAP_RX_SLOT;
     b->rx_iov[i].iov_len = COAP_RX_SLOT;
@@ -546,7 +546,7 @@ receive_batch(coap_batch_t *b, int fd)
     m->msg_flags = 0;
   }
   b->rx_dirty = 0;
-  n = recvmmsg(fd, b->rx_msg, COAP_BATCH, MSG_DONTWAIT, NULL);
+  n = recvmmsg(fd, b->rx_msg, b->width, MSG_DONTWAIT, NULL);
   if (n >= 0 || errno != ENOSYS) {
     b->rx_dirty = n > 0 ? (unsigned)n : 0;
     return n;
@@ -687,8 +687,13 @@ session_datagram(coap_session_t *s, struct msghdr *m, const uint8_t *data,
 static int
 read_once(coap_context_t *ctx, coap_io_t *io)
 {
-  coap_batch_t *b = ctx->batch;
-  int n = receive_batch(b, io->fd);
+  coap_batch_t *b;
+  int n;
+
+  if (io->kind == COAP_IO_ENDPOINT)
+    coap_batch_widen(ctx);
+  b = ctx->batch;
+  n = receive_batch(b, io->fd);
 
   if (n < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
@@ -716,7 +721,7 @@ read_once(coap_context_t *ctx, coap_io_t *io)
   if (b->tx_count)
     batch_flush(ctx);
   b->tx_fd = -1;
-  return n == COAP_BATCH;
+  return n == (int)b->width;
 }
 
 void

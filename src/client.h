@@ -27,7 +27,6 @@ typedef struct ck_request_config_t {
   const char *output_file;    /* -o, "-" or NULL for stdout */
   int content_format;         /* -t, -1 when not given */
   int accept;                 /* -A, -1 when not given */
-  ck_option_arg_t options[CK_MAX_EXTRA_OPTIONS]; /* -O */
   size_t option_count;
   uint8_t token[COAP_TOKEN_MAX_LEN];
   size_t token_length;
@@ -51,6 +50,8 @@ typedef struct ck_request_config_t {
   int tcp;                    /* -r: coap:// over TCP, coaps:// over TLS */
   uint32_t max_message_size;  /* -X: our CSM's Max-Message-Size, 0: default */
   unsigned int keepalive_s;   /* -K: ping when idle this long, 0: never */
+  /* Last: init leaves it alone (only option_count entries are read). */
+  ck_option_arg_t options[CK_MAX_EXTRA_OPTIONS]; /* -O */
 } ck_request_config_t;
 
 /* Defaults: GET, no payload, 90 s deadline. */

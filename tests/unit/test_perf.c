@@ -9,6 +9,7 @@
 
 #include "net_internal.h"
 #include "tap.h"
+#include "loopback.h"
 
 /* ---------------------------------------------------------------- dedup */
 
@@ -23,9 +24,16 @@ test_dedup(void)
 
   if (!ok(ctx != NULL, "a context"))
     return;
+  is_int(ctx->dedup_slots, COAP_DEDUP_SLOTS_SMALL,
+         "a new context starts with the small ring");
   a = coap_session_new(ctx, COAP_SESSION_TYPE_SERVER, COAP_PROTO_UDP);
   b = coap_session_new(ctx, COAP_SESSION_TYPE_SERVER, COAP_PROTO_UDP);
   ctx->now = 1000;
+  is_int(coap_dedup_check(ctx, a, 3, &slot), 0, "small ring: a new ID is new");
+  coap_dedup_widen(ctx);
+  is_int(ctx->dedup_slots, COAP_DEDUP_SLOTS, "widened to the full ring");
+  is_int(coap_dedup_check(ctx, a, 3, &slot), 0,
+         "the small ring's entries are gone with it");
   is_int(coap_dedup_check(ctx, a, 7, &slot), 0, "a new message ID is new");
   coap_dedup_keep(slot, reply, sizeof(reply));
   is_int(coap_dedup_check(ctx, a, 7, &again), 1, "the same one is a duplicate");
@@ -43,11 +51,11 @@ test_dedup(void)
   is_mem(again->resp, again->resp_len, big, sizeof(big),
          "a 300-byte reply comes back whole");
   /* Fill the ring: the oldest entries go, the last SLOTS all stay. */
-  for (unsigned m = 100; m < 100 + COAP_DEDUP_SLOTS; m++)
+  for (unsigned m = 100; m < 100 + ctx->dedup_slots; m++)
     coap_dedup_check(ctx, b, (uint16_t)m, &slot);
   is_int(coap_dedup_check(ctx, a, 7, &slot), 0,
          "after SLOTS newer messages the oldest is forgotten");
-  for (unsigned m = 101; m < 100 + COAP_DEDUP_SLOTS; m++) {
+  for (unsigned m = 101; m < 100 + ctx->dedup_slots; m++) {
     if (coap_dedup_check(ctx, b, (uint16_t)m, &slot))
       found++;
   }
@@ -188,6 +196,47 @@ test_reuseport(void)
   coap_free_context(c2);
 }
 
+/* ---------------------------------------------------------------- widths */
+
+static int answers;
+
+static coap_response_t
+on_answer(coap_session_t *s, const coap_pdu_t *sent, const coap_pdu_t *rcvd,
+          coap_mid_t mid)
+{
+  (void)s;
+  (void)sent;
+  (void)rcvd;
+  (void)mid;
+  answers++;
+  return COAP_RESPONSE_OK;
+}
+
+/* A client context keeps the narrow batch and small ring through an
+ * exchange; the server context widens both on its first read. */
+static void
+test_widths(void)
+{
+  lb_pair_t p;
+  coap_pdu_t *req;
+
+  if (!ok(lb_pair_open(&p, COAP_PROTO_UDP, 0), "a loopback pair"))
+    goto done;
+  is_int(p.server->batch->width, COAP_BATCH_SMALL, "server: narrow at first");
+  coap_register_response_handler(p.client, on_answer);
+  req = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, p.session);
+  if (!ok(req && coap_send(p.session, req) != COAP_INVALID_MID, "a GET is sent"))
+    goto done;
+  lb_pair_run(&p, &answers, 1, 0, 5000);
+  is_int(answers, 1, "the GET is answered (4.04)");
+  is_int(p.server->batch->width, COAP_BATCH, "server: the batch widened");
+  is_int(p.server->dedup_slots, COAP_DEDUP_SLOTS, "server: the full ring");
+  is_int(p.client->batch->width, COAP_BATCH_SMALL, "client: still narrow");
+  is_int(p.client->dedup_slots, COAP_DEDUP_SLOTS_SMALL, "client: small ring");
+done:
+  lb_pair_close(&p);
+}
+
 int
 main(void)
 {
@@ -196,5 +245,6 @@ main(void)
   test_view_mask();
   test_build();
   test_reuseport();
+  test_widths();
   return tap_done();
 }
