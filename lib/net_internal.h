@@ -349,6 +349,7 @@ struct coap_context_t {
   uint32_t *dedup_bucket;          /* 2 * dedup_slots chain heads (index + 1) */
   uint32_t dedup_next;             /* the ring's oldest slot, reused next */
   uint32_t dedup_slots;            /* ring size, a power of two */
+  uint32_t dedup_bucket_mask;      /* 2 * dedup_slots - 1 */
   uint8_t *dedup_inline;           /* dedup_slots * COAP_DEDUP_INLINE */
   coap_security_t *security;       /* server (D)TLS settings */
   struct coap_tls_ctx_t *tls_ctx;  /* server SSL_CTX, cookie secret */
@@ -553,7 +554,8 @@ coap_amp_limit(coap_session_t *s, const coap_pdu_t *req, coap_pdu_t *resp)
 {
   unsigned f = s->context->amp_factor;
 
-  if (s->verified || !f || s->proto != COAP_PROTO_UDP ||
+  /* The factor first: with the limit off this is one load on the hot path. */
+  if (!f || s->verified || s->proto != COAP_PROTO_UDP ||
       resp->used_size + COAP_UDP_HEADER_SIZE <=
           (size_t)f * (req->used_size + COAP_UDP_HEADER_SIZE))
     return 0;

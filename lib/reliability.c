@@ -35,6 +35,7 @@ int
 coap_dedup_init(coap_context_t *ctx, uint32_t slots)
 {
   ctx->dedup_slots = slots;
+  ctx->dedup_bucket_mask = 2 * slots - 1;
   ctx->dedup = calloc(slots, sizeof(*ctx->dedup));
   ctx->dedup_bucket = calloc(2 * (size_t)slots, sizeof(*ctx->dedup_bucket));
   /* Replies up to COAP_DEDUP_INLINE bytes (nearly all) are kept here:
@@ -82,6 +83,7 @@ coap_dedup_widen(coap_context_t *ctx)
   ctx->dedup_bucket = big.dedup_bucket;
   ctx->dedup_inline = big.dedup_inline;
   ctx->dedup_slots = big.dedup_slots;
+  ctx->dedup_bucket_mask = big.dedup_bucket_mask;
   ctx->dedup_next = 0;
 }
 
@@ -90,7 +92,7 @@ dedup_hash(const coap_context_t *ctx, uint64_t sid, uint16_t mid)
 {
   uint64_t x = sid * 0x9E3779B97F4A7C15ull ^ ((uint64_t)mid * 0xBF58476D1CE4E5B9ull);
   x ^= x >> 31;
-  return (uint32_t)x & (2 * ctx->dedup_slots - 1);
+  return (uint32_t)x & ctx->dedup_bucket_mask;
 }
 
 /* Takes slot i out of its hash chain (chains are about one long). */

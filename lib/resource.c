@@ -542,11 +542,12 @@ run_handler(coap_method_handler_t h, coap_resource_t *r, coap_session_t *s,
   if (observe)
     coap_observe_before(r, s, req, resp);
   h(r, s, req, query, resp);
-  /* Before observe.c: a 4.01 in place of the answer registers nobody. */
-  if (!s->dead)
+  /* Before observe.c: a 4.01 in place of the answer registers nobody.
+   * Other answers are limited once, after dispatch (coap_handle_request). */
+  if (observe && !s->dead) {
     coap_amp_limit(s, wire, resp);
-  if (observe && !s->dead)
     coap_observe_after(r, s, req, resp);
+  }
   if (body)
     coap_delete_pdu(body);
 }

@@ -658,7 +658,8 @@ endpoint_datagram(coap_endpoint_t *ep, struct msghdr *m, const uint8_t *data,
     s = coap_session_get_server(ctx, ep, &peer, lp);
   if (!s)
     return;
-  if (ifindex >= 0)
+  /* Nearly always the interface of the last datagram: skip the call. */
+  if (ifindex >= 0 && ifindex != s->ifindex)
     coap_session_set_ifindex(s, ifindex);
   coap_handle_datagram(s, data, len);
   ctx->rx_mcast = 0;
