@@ -726,6 +726,12 @@ void coap_context_set_stream_timeout(coap_context_t *context,
  * past the cap new connections are closed at once. */
 void coap_context_set_max_connections(coap_context_t *context,
                                       unsigned int max);
+/* The Host header of a WS/WSS client session's upgrade request (RFC 6455
+ * 4.1: the URI's host as written, with ":port" when the port is not the
+ * scheme's default).  Without it the numeric address is sent.  Returns 1,
+ * or 0 when session is not a WebSocket client, its request went out
+ * already, or ws_host is empty, over 255 bytes or not printable ASCII. */
+int coap_ws_set_host_request(coap_session_t *session, coap_str_const_t *ws_host);
 /* Requests for a resource that does not exist answer 4.04 unless an
  * unknown-resource handler is set (coap_resource_unknown_init). */
 

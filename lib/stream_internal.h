@@ -94,6 +94,10 @@ void coap_ws_free(coap_ws_t *ws);
 int coap_ws_is_open(const coap_ws_t *ws);
 /* 1 while part of the upgrade, a frame or a message waits for more. */
 int coap_ws_partial(const coap_ws_t *ws);
+/* The client's Host header (RFC 6455 4.1: the URI's host, and its port
+ * when not the default); 0 once the request was written, or when host is
+ * empty, too long or not printable ASCII. */
+int coap_ws_set_host(coap_ws_t *ws, const uint8_t *host, size_t len);
 /* The client's upgrade request (written once, into out; returns its
  * length, 0 when out is too small). */
 size_t coap_ws_client_request(coap_ws_t *ws, uint8_t *out, size_t cap);

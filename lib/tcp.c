@@ -10,6 +10,7 @@
  * inside the delivery of a message: a nested path only asks for it
  * (stream_close_soon), so nothing below ever sees a freed session.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -129,6 +130,47 @@ is_tls(const coap_session_t *s)
 
 /* ---------------------------------------------------------------- state */
 
+/* A client's Host header until coap_ws_set_host_request names the URI's
+ * host: the numeric address, with the port unless it is the scheme's
+ * default (RFC 6455 4.1; RFC 8323 8.3, 8.4: 80 for coap+ws, 443 for
+ * coaps+ws).  A Unix-domain peer has no host: "localhost". */
+static void
+ws_default_host(const coap_session_t *s, char *host, size_t cap)
+{
+  coap_address_t ra;
+  char a[INET6_ADDRSTRLEN];
+  uint16_t port, dflt = is_tls(s) ? 443 : 80;
+  const void *bin;
+  int v6;
+
+  coap_session_remote(s, &ra);
+  v6 = ra.addr.sa.sa_family == AF_INET6;
+  if (!v6 && ra.addr.sa.sa_family != AF_INET) {
+    snprintf(host, cap, "localhost");
+    return;
+  }
+  bin = v6 ? (const void *)&ra.addr.sin6.sin6_addr
+           : (const void *)&ra.addr.sin.sin_addr;
+  if (!inet_ntop(ra.addr.sa.sa_family, bin, a, sizeof(a))) {
+    snprintf(host, cap, "localhost");
+    return;
+  }
+  port = coap_address_get_port(&ra);
+  snprintf(host, cap, v6 ? "[%s]" : "%s", a);
+  if (port != dflt)
+    snprintf(host + strlen(host), cap - strlen(host), ":%u", port);
+}
+
+int
+coap_ws_set_host_request(coap_session_t *session, coap_str_const_t *ws_host)
+{
+  if (!session || !ws_host || !is_ws(session) ||
+      session->type != COAP_SESSION_TYPE_CLIENT || !session->ext->stream ||
+      !coap_ws_set_host(session->ext->stream->ws, ws_host->s, ws_host->length))
+    return 0;
+  return 1;
+}
+
 static coap_stream_t *
 stream_new(coap_session_t *s)
 {
@@ -143,13 +185,10 @@ stream_new(coap_session_t *s)
                                       COAP_TCP_HEADER_MAX);
   coap_timer_init(&st->timer, COAP_TIMER_STREAM);
   if (is_ws(s)) {
-    unsigned char host[INET6_ADDRSTRLEN + 16];
-    coap_address_t ra;
-    coap_session_remote(s, &ra);
-    if (!coap_print_addr(&ra, host, sizeof(host)))
-      host[0] = '\0';
-    st->ws = coap_ws_new(s->type == COAP_SESSION_TYPE_CLIENT,
-                         (const char *)host, our_mms(s->context));
+    char host[INET6_ADDRSTRLEN + 16];
+    ws_default_host(s, host, sizeof(host));
+    st->ws = coap_ws_new(s->type == COAP_SESSION_TYPE_CLIENT, host,
+                         our_mms(s->context));
     if (!st->ws) {
       free(st);
       return NULL;

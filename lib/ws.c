@@ -25,6 +25,7 @@
 struct coap_ws_t {
   uint8_t is_client;
   uint8_t open;
+  uint8_t requested;        /* client: the upgrade request was written */
   uint8_t delivered;        /* msg was handed out: reset on the next input */
   /* opening handshake */
   char key[32];             /* client: the Sec-WebSocket-Key it sent */
@@ -118,6 +119,22 @@ coap_ws_accept_key(const char *key, char out[29])
   return 1;
 }
 
+int
+coap_ws_set_host(coap_ws_t *ws, const uint8_t *host, size_t len)
+{
+  if (!ws || !ws->is_client || ws->requested || !host || len == 0 ||
+      len >= sizeof(ws->host))
+    return 0;
+  /* It goes into the request line by line: no controls, spaces or
+   * non-ASCII (a CR LF would inject headers). */
+  for (size_t i = 0; i < len; i++)
+    if (host[i] <= 0x20 || host[i] >= 0x7f)
+      return 0;
+  memcpy(ws->host, host, len);
+  ws->host[len] = '\0';
+  return 1;
+}
+
 size_t
 coap_ws_client_request(coap_ws_t *ws, uint8_t *out, size_t cap)
 {
@@ -125,6 +142,7 @@ coap_ws_client_request(coap_ws_t *ws, uint8_t *out, size_t cap)
 
   if (!ws || !ws->is_client)
     return 0;
+  ws->requested = 1;
   n = snprintf((char *)out, cap,
                "GET " WS_PATH " HTTP/1.1\r\n"
                "Host: %s\r\n"
@@ -231,6 +249,25 @@ server_refuse(uint8_t *reply, size_t *reply_len, size_t cap, const char *status,
   return COAP_WS_CLOSE;
 }
 
+/* The Host the client named (for debugging virtual-host set-ups); the
+ * peer's bytes are logged only when they are printable ASCII. */
+static void
+log_host(const coap_ws_t *ws)
+{
+  char v[256];
+
+  if (!http_header(ws->http, "Host", v, sizeof(v))) {
+    coap_log_debug("WebSocket upgrade without a Host header");
+    return;
+  }
+  for (const char *p = v; *p; p++)
+    if (*p < 0x20 || *p > 0x7e) {
+      coap_log_debug("WebSocket upgrade: Host is not printable");
+      return;
+    }
+  coap_log_debug("WebSocket upgrade for Host: %s", v);
+}
+
 static coap_ws_event_t
 server_handshake(coap_ws_t *ws, uint8_t *reply, size_t *reply_len, size_t cap)
 {
@@ -263,6 +300,7 @@ server_handshake(coap_ws_t *ws, uint8_t *reply, size_t *reply_len, size_t cap)
       strlen(v) != 24 || !coap_ws_accept_key(v, accept))
     return server_refuse(reply, reply_len, cap, "400 Bad Request",
                          "bad Sec-WebSocket-Key");
+  log_host(ws);
   snprintf(text, sizeof(text),
            "HTTP/1.1 101 Switching Protocols\r\n"
            "Upgrade: websocket\r\n"

@@ -180,6 +180,39 @@ secure_session(ck_target_t *target, coap_proto_t proto)
                                 &target->remote, proto, host);
 }
 
+void
+ck_ws_host(coap_session_t *session, const coap_uri_t *uri)
+{
+  coap_proto_t proto = coap_session_get_proto(session);
+  const coap_address_t *ra = coap_session_get_addr_remote(session);
+  const uint8_t *zone;
+  size_t hlen = uri->host.length;
+  char host[300];
+  int n;
+
+  if ((proto != COAP_PROTO_WS && proto != COAP_PROTO_WSS) || !ra ||
+      coap_is_af_unix(ra) || hlen == 0)
+    return;
+  if (memchr(uri->host.s, ':', hlen)) {
+    /* An IPv6 literal: the zone names our interface, not the server's
+     * host (RFC 6874 4). */
+    zone = memchr(uri->host.s, '%', hlen);
+    if (zone)
+      hlen = (size_t)(zone - uri->host.s);
+    n = snprintf(host, sizeof(host), "[%.*s]", (int)hlen,
+                 (const char *)uri->host.s);
+  } else
+    n = snprintf(host, sizeof(host), "%.*s", (int)hlen,
+                 (const char *)uri->host.s);
+  if (n > 0 && (size_t)n < sizeof(host) &&
+      uri->port != coap_uri_scheme_default_port(uri->scheme))
+    n += snprintf(host + n, sizeof(host) - (size_t)n, ":%u", uri->port);
+  if (n <= 0 || (size_t)n >= sizeof(host) ||
+      !coap_ws_set_host_request(
+          session, &(coap_str_const_t){(size_t)n, (const uint8_t *)host}))
+    ck_diag("the WebSocket Host header stays the numeric address");
+}
+
 /* The scheme's transport; -r (libcoap's flag) moves coap:// to TCP and
  * coaps:// to TLS. */
 static coap_proto_t
@@ -230,6 +263,7 @@ ck_target_open(ck_target_t *target, const char *local_address,
     ck_diag("cannot open a session to %s", (const char *)addr);
     return CK_EXIT_NETWORK;
   }
+  ck_ws_host(target->session, &target->uri);
   return 0;
 }
 

@@ -75,6 +75,11 @@ typedef struct ck_target_t {
   uint32_t max_message_size;  /* -X (set before ck_target_open) */
 } ck_target_t;
 
+/* A coap+ws:// or coaps+ws:// session's Host header from its URI (RFC 6455
+ * 4.1): the host as written (an IPv6 literal in brackets, without a zone)
+ * and the port unless it is the scheme's default.  Other sessions, and a
+ * Unix-domain peer, keep the library's default. */
+void ck_ws_host(coap_session_t *session, const coap_uri_t *uri);
 /* Splits uri (coap:// only: other schemes are refused with a usage
  * error).  Returns 0, or the exit status after printing why. */
 int ck_target_parse(ck_target_t *target, const char *uri);

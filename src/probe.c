@@ -42,6 +42,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "client.h"
 #include "exitcode.h"
 #include "output.h"
 
@@ -468,6 +469,7 @@ target_open(probe_t *p, target_t *t)
     p->setup_errors++;
     return -1;
   }
+  ck_ws_host(t->session, uri);
   coap_session_set_app_data(t->session, t);
   return 0;
 }

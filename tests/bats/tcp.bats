@@ -63,6 +63,20 @@ free_tcp_port() {
   [ "${#output}" -eq 1500 ]
 }
 
+@test "coap+ws: the upgrade's Host is the URI's host and port (RFC 6455 4.1)" {
+  start_stream_server --ws-port 0 -v 7
+  run client -B 5 "coap+ws://127.0.0.1:$WS_PORT/"
+  [ "$status" -eq 0 ]
+  grep -q "WebSocket upgrade for Host: 127.0.0.1:$WS_PORT\$" "$SERVER_LOG"
+  # The name only where it resolves to the address the server listens on
+  # first (elsewhere localhost may be ::1 first).
+  [ "$(getent ahosts localhost | awk 'NR == 1 { print $1 }')" = 127.0.0.1 ] ||
+    skip "localhost does not resolve to 127.0.0.1 first here"
+  run client -B 5 "coap+ws://localhost:$WS_PORT/"
+  [ "$status" -eq 0 ]
+  grep -q "WebSocket upgrade for Host: localhost:$WS_PORT\$" "$SERVER_LOG"
+}
+
 @test "--no-tcp: no TCP listener; a refused connection exits 3" {
   start_stream_server --no-tcp
   [ -z "$TCP_PORT" ]

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "loopback.h"
 #include "net_internal.h"
 #include "tap.h"
 
@@ -98,6 +99,10 @@ test_values(coap_context_t *ctx)
 
 /* ---------------------------------------------------------------- server */
 
+/* The session of the last request to /big: the server's side of a raw
+ * peer, for sending it a CON of our own. */
+static coap_session_t *last_session;
+
 static void
 big_get(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
         const coap_string_t *q, coap_pdu_t *resp)
@@ -105,7 +110,7 @@ big_get(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
   uint8_t body[BIG];
 
   (void)r;
-  (void)s;
+  last_session = s;
   (void)req;
   (void)q;
   memset(body, 'x', sizeof(body));
@@ -186,6 +191,8 @@ exchange(coap_context_t *ctx, int fd, const uint8_t *req, size_t len,
     if (poll(&p, 1, 10) != 1)
       continue;
     n = recv(fd, ans, cap, MSG_DONTWAIT);
+    if (n >= 4 && ans[1] == COAP_EMPTY_CODE)
+      continue; /* a ping of the server's (retransmitted): not the answer */
     return n > 0 ? (size_t)n : 0;
   }
   return 0;
@@ -288,6 +295,241 @@ test_server(coap_context_t *ctx, coap_resource_t *big)
   close(a);
   close(b);
   close(c);
+}
+
+/* ------------------------------------------------- verified by an answer */
+
+/* A GET of /big from fd: the answer's code (0: none); *len its size. */
+static uint8_t
+big_code(coap_context_t *ctx, int fd, uint16_t mid, size_t *len)
+{
+  uint8_t req[64], ans[1500], echo[COAP_ECHO_MAX], code;
+  size_t rlen = request(req, COAP_REQUEST_CODE_GET, mid, 0, NULL, 0);
+
+  *len = exchange(ctx, fd, req, rlen, ans, sizeof(ans));
+  answer_echo(ans, *len, &code, echo);
+  return code;
+}
+
+/* A fresh peer on fd asks for /big (a 4.01: unverified), then the server
+ * pings it; returns the ping's message ID as the peer saw it, or -1. */
+static int
+pinged_peer(coap_context_t *ctx, int fd, uint16_t mid)
+{
+  uint8_t buf[64];
+  size_t len;
+  coap_mid_t sent;
+  ssize_t n;
+
+  last_session = NULL;
+  if (big_code(ctx, fd, mid, &len) != COAP_RESPONSE_CODE_UNAUTHORIZED ||
+      !last_session)
+    return -1;
+  sent = coap_session_send_ping(last_session);
+  if (sent == COAP_INVALID_MID)
+    return -1;
+  n = lb_raw_recv(fd, ctx, buf, sizeof(buf), NULL, 1000, NULL);
+  /* An empty CON (ver 1, TKL 0) with the ID coap_session_send_ping gave. */
+  if (n != 4 || buf[0] != 0x40 || buf[1] != COAP_EMPTY_CODE ||
+      ((buf[2] << 8) | buf[3]) != sent)
+    return -1;
+  return sent;
+}
+
+/* An empty ACK (type 2) or RST (type 3) for mid. */
+static void
+send_empty(coap_context_t *ctx, int fd, uint8_t type, int mid)
+{
+  const uint8_t m[4] = {(uint8_t)(0x40 | (type << 4)), 0, (uint8_t)(mid >> 8),
+                        (uint8_t)mid};
+
+  lb_raw_send(fd, coap_endpoint_get_address(ctx->endpoints), m, sizeof(m));
+}
+
+/* RFC 9175 2.4: an ACK or RST matching a CON the server sent proves the
+ * peer's address as well as an Echo does (reliability.c). */
+static void
+test_verified_by_reply(coap_context_t *ctx)
+{
+  int a = peer_socket(), b = peer_socket(), c = peer_socket(),
+      d = peer_socket();
+  int mid;
+  size_t len;
+
+  mid = pinged_peer(ctx, a, 20);
+  ok(mid >= 0, "server pings an unverified peer (empty CON, its message ID)");
+  send_empty(ctx, a, COAP_MESSAGE_ACK, mid);
+  is_int(big_code(ctx, a, 21, &len), COAP_RESPONSE_CODE_CONTENT,
+         "the peer ACKed the ping: big GET answered 2.05");
+  ok(len > BIG, "with the whole body (%zu bytes)", len);
+
+  mid = pinged_peer(ctx, b, 22);
+  ok(mid >= 0, "second peer pinged");
+  send_empty(ctx, b, COAP_MESSAGE_RST, mid);
+  is_int(big_code(ctx, b, 23, &len), COAP_RESPONSE_CODE_CONTENT,
+         "the peer RST the ping: big GET answered 2.05");
+  ok(len > BIG, "with the whole body (%zu bytes)", len);
+
+  /* c is pinged but never answers with the right ID; d (another port)
+   * sends the ACK c should have sent. */
+  mid = pinged_peer(ctx, c, 24);
+  ok(mid >= 0, "third peer pinged");
+  send_empty(ctx, c, COAP_MESSAGE_ACK, (mid + 1) & 0xffff);
+  send_empty(ctx, c, COAP_MESSAGE_RST, (mid + 2) & 0xffff);
+  send_empty(ctx, d, COAP_MESSAGE_ACK, mid);
+  send_empty(ctx, d, COAP_MESSAGE_RST, mid);
+  is_int(big_code(ctx, c, 25, &len), COAP_RESPONSE_CODE_UNAUTHORIZED,
+         "ACK/RST with other message IDs: still 4.01");
+  is_int(big_code(ctx, d, 26, &len), COAP_RESPONSE_CODE_UNAUTHORIZED,
+         "ACK/RST of another port's ping: still 4.01");
+  close(a);
+  close(b);
+  close(c);
+  close(d);
+}
+
+/* A response from the peer matching the token of a request the server
+ * sent it verifies the peer too (deliver() in reliability.c). */
+static void
+test_verified_by_response(coap_context_t *ctx)
+{
+  int e = peer_socket();
+  uint8_t buf[128], resp[16];
+  size_t len;
+  ssize_t n;
+  coap_pdu_t *pdu;
+  uint8_t tok[4] = {9, 8, 7, 6};
+
+  last_session = NULL;
+  is_int(big_code(ctx, e, 30, &len), COAP_RESPONSE_CODE_UNAUTHORIZED,
+         "fresh peer: 4.01");
+  pdu = last_session ? coap_new_pdu(COAP_MESSAGE_NON, COAP_REQUEST_CODE_GET,
+                                    last_session)
+                     : NULL;
+  ok(pdu && coap_add_token(pdu, sizeof(tok), tok) &&
+         coap_send(last_session, pdu) != COAP_INVALID_MID,
+     "server sends the peer a NON request");
+  n = lb_raw_recv(e, ctx, buf, sizeof(buf), NULL, 1000, NULL);
+  ok(n == 8 && (buf[0] & 0x30) == 0x10 && buf[1] == COAP_REQUEST_CODE_GET &&
+         memcmp(buf + 4, tok, 4) == 0,
+     "the peer gets it");
+  /* A NON 2.05 with the same token, and a message ID of the peer's own. */
+  resp[0] = 0x54;
+  resp[1] = COAP_RESPONSE_CODE_CONTENT;
+  resp[2] = 0x77;
+  resp[3] = 0x01;
+  memcpy(resp + 4, tok, 4);
+  lb_raw_send(e, coap_endpoint_get_address(ctx->endpoints), resp, 8);
+  is_int(big_code(ctx, e, 31, &len), COAP_RESPONSE_CODE_CONTENT,
+         "after its response: big GET answered 2.05");
+  close(e);
+}
+
+/* ---------------------------------------------------------------- groups */
+
+#define GROUP "224.0.1.187"
+#define LEISURE_MS 300
+
+/* A raw peer whose group datagrams leave through lo (and loop back to the
+ * members there). */
+static int
+group_peer(void)
+{
+  int fd = peer_socket();
+  struct in_addr lo = {htonl(INADDR_LOOPBACK)};
+  int one = 1;
+
+  if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &lo, sizeof(lo)) < 0 ||
+      setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof(one)) < 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Sends req to the group and waits for the one answer: its length, its
+ * sender in *from, the milliseconds it took in *ms. */
+static ssize_t
+group_exchange(coap_context_t *ctx, int fd, const coap_address_t *group,
+               const uint8_t *req, size_t rlen, uint8_t *ans, size_t cap,
+               coap_address_t *from, uint64_t *ms)
+{
+  uint64_t start = coap_ticks_ms();
+  ssize_t n;
+
+  *ms = 0;
+  if (!lb_raw_send(fd, group, req, rlen))
+    return -1;
+  n = lb_raw_recv(fd, ctx, ans, cap, from, LEISURE_MS + 2000, NULL);
+  *ms = coap_ticks_ms() - start;
+  return n;
+}
+
+/* RFC 7252 8.2 with RFC 9175 2.4: an unverified peer's group GET of a big
+ * resource gets the 4.01 challenge, NON, from our unicast address, after
+ * the leisure delay; an error of any other kind would stay silent. */
+static void
+test_group(void)
+{
+  coap_context_t *ctx = coap_new_context(NULL);
+  coap_resource_t *big;
+  coap_address_t bound, group, from;
+  uint8_t req[64], ans[1500], echo[COAP_ECHO_MAX], code = 0;
+  size_t rlen, elen;
+  ssize_t n;
+  uint64_t ms;
+  int fd = -1;
+
+  if (!ctx || !lb_listen(ctx, COAP_PROTO_UDP, "0.0.0.0", AF_INET, &bound) ||
+      coap_join_mcast_group_intf(ctx, GROUP, "lo") != 0 ||
+      (fd = group_peer()) < 0) {
+    /* Lo without IPv4 multicast (or no IPv4 at all): nothing to test. */
+    ok(1, "# SKIP cannot join " GROUP " on lo here");
+    goto out;
+  }
+  coap_context_set_mcast_leisure(ctx, LEISURE_MS);
+  big = coap_resource_init(coap_make_str_const("big"), 0);
+  coap_register_request_handler(big, COAP_REQUEST_GET, big_get);
+  coap_add_resource(ctx, big);
+  coap_resolve_address(GROUP, coap_address_get_port(&bound), AF_INET, &group);
+
+  rlen = request(req, COAP_REQUEST_CODE_GET, 40, 0, NULL, 0);
+  req[0] = 0x54; /* NON: a group request (RFC 7252 8.1) */
+  n = group_exchange(ctx, fd, &group, req, rlen, ans, sizeof(ans), &from, &ms);
+  elen = n > 0 ? answer_echo(ans, (size_t)n, &code, echo) : 0;
+  printf("# the group's 4.01 came after %llu ms (leisure %d)\n",
+         (unsigned long long)ms, LEISURE_MS);
+  is_int(code, COAP_RESPONSE_CODE_UNAUTHORIZED, "group GET of /big: 4.01");
+  is_int(elen, COAP_ECHO_LEN, "with an Echo");
+  ok(n > 0 && (ans[0] & 0x30) == 0x10, "sent NON");
+  ok(n > 0 && (size_t)n <= 3 * rlen, "within 3x the request (%zd bytes)", n);
+  ok(from.addr.sin.sin_addr.s_addr == htonl(INADDR_LOOPBACK) &&
+         from.addr.sin.sin_port == bound.addr.sin.sin_port,
+     "from our unicast address, not the group");
+
+  /* The repeat goes CON: a unicast answer would be its ACK; a group's is
+   * NON with a message ID of its own. */
+  rlen = request(req, COAP_REQUEST_CODE_GET, 41, 0, echo, elen);
+  n = group_exchange(ctx, fd, &group, req, rlen, ans, sizeof(ans), &from, &ms);
+  if (n > 0)
+    answer_echo(ans, (size_t)n, &code, echo);
+  ok(n > BIG && code == COAP_RESPONSE_CODE_CONTENT,
+     "the repeat with the Echo: 2.05 with the whole body");
+  ok(n > 4 && (ans[0] & 0x30) == 0x10 && ((ans[2] << 8) | ans[3]) != 41,
+     "as a group answer: NON, its own message ID");
+  ok(ms <= LEISURE_MS + 1000, "within the leisure (%llu ms)",
+     (unsigned long long)ms);
+
+  /* Verified for unicast too: it is the same peer. */
+  rlen = request(req, COAP_REQUEST_CODE_GET, 42, 0, NULL, 0);
+  n = exchange(ctx, fd, req, rlen, ans, sizeof(ans));
+  answer_echo(ans, (size_t)n, &code, echo);
+  ok(code == COAP_RESPONSE_CODE_CONTENT && n > BIG,
+     "and its unicast GET: 2.05 whole");
+out:
+  if (fd >= 0)
+    close(fd);
+  coap_free_context(ctx);
 }
 
 /* ---------------------------------------------------------------- client */
@@ -467,6 +709,9 @@ main(void)
   coap_resource_set_get_observable(big, 1);
   coap_add_resource(ctx, big);
   test_server(ctx, big);
+  test_verified_by_reply(ctx);
+  test_verified_by_response(ctx);
+  test_group();
   test_client(ctx);
   test_client_once();
   ok(sizeof(coap_session_t) <= 160, "an idle session stays %zu <= 160 bytes",

@@ -3,11 +3,13 @@
  * the upgrade in both directions, masking, fragmentation, control frames,
  * and the violations that end a connection.
  */
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "loopback.h"
 #include "stream_internal.h"
 #include "tap.h"
 
@@ -334,6 +336,163 @@ test_violations(void)
   coap_ws_free(s);
 }
 
+/* ---------------------------------------------------------------- Host */
+
+/* The request's Host line (NUL-terminated, without CR LF) into out. */
+static int
+host_line(const uint8_t *req, size_t len, char *out, size_t cap)
+{
+  char buf[2048];
+  const char *h, *e;
+
+  if (len >= sizeof(buf))
+    return 0;
+  memcpy(buf, req, len);
+  buf[len] = '\0';
+  h = strstr(buf, "\r\nHost: ");
+  if (!h || !(e = strstr(h + 2, "\r\n")) || strstr(e, "\r\nHost:"))
+    return 0; /* none, unterminated, or twice */
+  h += 8;
+  if ((size_t)(e - h) >= cap)
+    return 0;
+  memcpy(out, h, (size_t)(e - h));
+  out[e - h] = '\0';
+  return 1;
+}
+
+static void
+test_host_layer(void)
+{
+  coap_ws_t *c = coap_ws_new(1, "127.0.0.1:5683", 1024),
+            *s = coap_ws_new(0, NULL, 1024);
+  uint8_t req[1024], long_host[300];
+  char host[300];
+  size_t n;
+
+  ok(coap_ws_set_host(c, (const uint8_t *)"example.org:8080", 16),
+     "a client takes a Host");
+  ok(!coap_ws_set_host(c, (const uint8_t *)"a\r\nX-Evil: 1", 13),
+     "a Host with CR LF is refused");
+  ok(!coap_ws_set_host(c, (const uint8_t *)"a b", 3), "with a space: refused");
+  ok(!coap_ws_set_host(c, (const uint8_t *)"", 0), "empty: refused");
+  memset(long_host, 'h', sizeof(long_host));
+  ok(!coap_ws_set_host(c, long_host, 256) && coap_ws_set_host(c, long_host, 255),
+     "256 bytes refused, 255 taken");
+  ok(coap_ws_set_host(c, (const uint8_t *)"[::1]:8080", 10),
+     "an IPv6 literal in brackets");
+  ok(!coap_ws_set_host(s, (const uint8_t *)"x", 1), "a server has no Host to set");
+  n = coap_ws_client_request(c, req, sizeof(req));
+  ok(host_line(req, n, host, sizeof(host)) && strcmp(host, "[::1]:8080") == 0,
+     "the request carries the last Host set, once");
+  ok(!coap_ws_set_host(c, (const uint8_t *)"late", 4),
+     "after the request went out: refused");
+  coap_ws_free(c);
+  coap_ws_free(s);
+}
+
+/* A raw TCP listener on addr (127.0.0.1 or ::1), port 0; -1 if none. */
+static int
+tcp_listener(const char *addr, int family, coap_address_t *bound)
+{
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  if (fd < 0 || !coap_resolve_address(addr, 0, family, bound) ||
+      bind(fd, &bound->addr.sa, coap_address_socklen(bound)) < 0 ||
+      listen(fd, 4) < 0) {
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  bound->size = sizeof(bound->addr);
+  getsockname(fd, &bound->addr.sa, &bound->size);
+  return fd;
+}
+
+/* The upgrade request a WS client session sends to the listener lfd (the
+ * context runs meanwhile); its Host line into host. */
+static int
+session_host(coap_context_t *ctx, int lfd, char *host, size_t cap)
+{
+  uint8_t buf[2048];
+  size_t got = 0;
+  int cfd = -1, found = 0;
+  uint64_t end = coap_ticks_ms() + 2000;
+
+  while (coap_ticks_ms() < end && !found) {
+    ssize_t n;
+    coap_io_process(ctx, 5);
+    if (cfd < 0)
+      cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd < 0)
+      continue;
+    n = recv(cfd, buf + got, sizeof(buf) - 1 - got, 0);
+    if (n > 0)
+      got += (size_t)n;
+    buf[got] = '\0';
+    found = strstr((char *)buf, "\r\n\r\n") != NULL;
+  }
+  if (cfd >= 0)
+    close(cfd);
+  return found && host_line(buf, got, host, cap);
+}
+
+static void
+test_host_session(void)
+{
+  coap_context_t *ctx = coap_new_context(NULL);
+  coap_address_t l4, l6;
+  int f4 = tcp_listener("127.0.0.1", AF_INET, &l4),
+      f6 = tcp_listener("::1", AF_INET6, &l6);
+  coap_session_t *s;
+  char host[300], want[300];
+
+  coap_set_log_level(COAP_LOG_ERR);
+  if (!ctx || f4 < 0) {
+    printf("Bail out! no loopback TCP listener\n");
+    exit(1);
+  }
+  snprintf(want, sizeof(want), "localhost:%u", coap_address_get_port(&l4));
+  s = coap_new_client_session(ctx, NULL, &l4, COAP_PROTO_WS);
+  ok(s && coap_ws_set_host_request(s, coap_make_str_const("localhost:1")) &&
+         coap_ws_set_host_request(
+             s, &(coap_str_const_t){strlen(want), (const uint8_t *)want}),
+     "coap_ws_set_host_request on a new WS session");
+  ok(!coap_ws_set_host_request(s, coap_make_str_const("bad\nhost")),
+     "a Host with a newline is refused");
+  ok(session_host(ctx, f4, host, sizeof(host)) && strcmp(host, want) == 0,
+     "the upgrade request carries Host: %s", want);
+  ok(!coap_ws_set_host_request(s, coap_make_str_const("late")),
+     "refused once the request went out");
+  coap_session_release(s);
+
+  /* Without a name: the numeric address and port. */
+  snprintf(want, sizeof(want), "127.0.0.1:%u", coap_address_get_port(&l4));
+  s = coap_new_client_session(ctx, NULL, &l4, COAP_PROTO_WS);
+  ok(session_host(ctx, f4, host, sizeof(host)) && strcmp(host, want) == 0,
+     "no Host set: %s", want);
+  coap_session_release(s);
+  if (f6 >= 0) {
+    snprintf(want, sizeof(want), "[::1]:%u", coap_address_get_port(&l6));
+    s = coap_new_client_session(ctx, NULL, &l6, COAP_PROTO_WS);
+    ok(session_host(ctx, f6, host, sizeof(host)) && strcmp(host, want) == 0,
+       "no Host set, IPv6: %s", want);
+    coap_session_release(s);
+  } else {
+    ok(1, "# SKIP no IPv6 loopback");
+  }
+
+  s = coap_new_client_session(ctx, NULL, &l4, COAP_PROTO_TCP);
+  ok(s && !coap_ws_set_host_request(s, coap_make_str_const("localhost")),
+     "a TCP session has no Host: refused");
+  coap_session_release(s);
+  ok(!coap_ws_set_host_request(NULL, coap_make_str_const("localhost")),
+     "no session: refused");
+  coap_free_context(ctx);
+  close(f4);
+  if (f6 >= 0)
+    close(f6);
+}
+
 int
 main(void)
 {
@@ -342,5 +501,7 @@ main(void)
   test_refusals();
   test_frames();
   test_violations();
+  test_host_layer();
+  test_host_session();
   return tap_done();
 }
