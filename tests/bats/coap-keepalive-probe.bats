@@ -534,11 +534,19 @@ make_certs() {
 @test "libcoap's coap-server-openssl: DTLS, TCP and TLS targets answer" {
   start_libcoap_server coap-server-openssl -k s3cret
   tls_port=$((SERVER_PORT + 1))
-  run probe -c 1 -u me -k s3cret --json "coaps://127.0.0.1:$tls_port" \
-    "coap+tcp://127.0.0.1:$SERVER_PORT" "coaps+tcp://127.0.0.1:$tls_port"
+  # libcoap 4.3.1 now and then leaves the DTLS ping sent right after the
+  # handshake unanswered (seen in about 1 run of 3 on a busy machine): two
+  # pings 1.1 s apart, of which each target must answer at least one, the
+  # streams with Pong and DTLS with RST.
+  local t dtls="coaps://127.0.0.1:$tls_port" tcp="coap+tcp://127.0.0.1:$SERVER_PORT"
+  local tls="coaps+tcp://127.0.0.1:$tls_port"
+  run probe -c 2 -i 1.1 -u me -k s3cret --json "$dtls" "$tcp" "$tls"
   [ "$status" -eq 0 ]
-  [ "$(jq -s '[.[] | select(.event == "reply" and .answer == "Pong")] | length' <<<"$output")" -eq 2 ]
-  [ "$(jq -s '[.[] | select(.event == "reply" and .answer == "RST")] | length' <<<"$output")" -eq 1 ]
+  for t in "$tcp" "$tls"; do
+    [ "$(jq -s --arg t "$t" '[.[] | select(.target == $t and .event == "reply" and .answer == "Pong")] | length' <<<"$output")" -ge 1 ]
+  done
+  [ "$(jq -s --arg t "$dtls" '[.[] | select(.target == $t and .event == "reply" and .answer == "RST")] | length' <<<"$output")" -ge 1 ]
+  [ "$(jq -s '[.[] | select(.event == "reply" and .answer != "Pong" and .answer != "RST")] | length' <<<"$output")" -eq 0 ]
   [ "$(jq -s '[.[] | select(.event == "summary" and (.handshake_ms | type) == "number")] | length' <<<"$output")" -eq 2 ]
 }
 
