@@ -363,7 +363,7 @@ EOF
 @test "Unix-domain URI: GET over a socket path" {
   local sock="$BATS_TEST_TMPDIR/s.sock" i
   stop_server
-  server_exec -A "$sock" -p 0 2>"$BATS_TEST_TMPDIR/unix.log" &
+  server_exec -A "$sock" -p 0 2>"$BATS_TEST_TMPDIR/unix.log" 3>&- &
   SERVER_PID=$!
   for i in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
   [ -S "$sock" ]

@@ -150,7 +150,7 @@ wait_exit() {
 @test "a server frozen mid-run: lost pings are counted, answers resume" {
   start_server -A 127.0.0.1
   out="$BATS_TEST_TMPDIR/probe.out"
-  "$PROBE_BIN" -c 8 -i 0.3 -W 0.5 "$URI" >"$out" 2>&1 &
+  "$PROBE_BIN" -c 8 -i 0.3 -W 0.5 "$URI" >"$out" 2>&1 3>&- &
   PROBE_PID=$!
   wait_lines "$out" "seq=[0-9]+ RST" 2
   freeze_server
@@ -291,7 +291,7 @@ EOF
 @test "-c 0 runs until SIGINT, then summarises" {
   start_server -A 127.0.0.1
   out="$BATS_TEST_TMPDIR/probe.out"
-  "$PROBE_BIN" -c 0 -i 0.1 "$URI" >"$out" 2>&1 &
+  "$PROBE_BIN" -c 0 -i 0.1 "$URI" >"$out" 2>&1 3>&- &
   PROBE_PID=$!
   wait_lines "$out" "seq=[0-9]+ RST" 3
   kill -INT "$PROBE_PID"
@@ -316,7 +316,7 @@ EOF
   start_server -A 127.0.0.1
   dead=$(closed_port)
   out="$BATS_TEST_TMPDIR/watch.out"
-  timeout 60 "$PROBE_BIN" --watch -K 1 -W 1 "$URI" "coap://127.0.0.1:$dead" >"$out" 2>&1 &
+  timeout -k 5 60 "$PROBE_BIN" --watch -K 1 -W 1 "$URI" "coap://127.0.0.1:$dead" >"$out" 2>&1 3>&- &
   PROBE_PID=$!
   wait_lines "$out" "$URI: up" 1
   wait_lines "$out" "127.0.0.1:$dead: down" 1
@@ -364,7 +364,7 @@ EOF
   log="$BATS_TEST_TMPDIR/libcoap.log"
   port=$(closed_port)
   # libcoap logs its debug lines on stdout: keep both streams.
-  coap-server-notls -v 7 -A 127.0.0.1 -p "$port" >>"$log" 2>&1 &
+  coap-server-notls -v 7 -A 127.0.0.1 -p "$port" >>"$log" 2>&1 3>&- &
   SERVER_PID=$!
   URI="coap://127.0.0.1:$port"
   wait_answer "$URI/"
@@ -381,7 +381,7 @@ EOF
 @test "a Unix-domain target: answered, and no local socket left behind" {
   sock="/tmp/ck-probe-test.$$.sock"
   rm -f "$sock"
-  "$SERVER_BIN" -A "$sock" 2>"$BATS_TEST_TMPDIR/server.log" &
+  "$SERVER_BIN" -A "$sock" 2>"$BATS_TEST_TMPDIR/server.log" 3>&- &
   SERVER_PID=$!
   enc=$(sed 's|/|%2F|g' <<<"$sock")
   for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
@@ -510,7 +510,7 @@ make_certs() {
 @test "TCP: a ping lost while the server is frozen is forgotten, not misattributed" {
   start_secure_server -k s3cret
   t="coap+tcp://127.0.0.1:$TPORT"
-  probe -c 5 -i 0.5 -W 0.4 --json "$t" >"$BATS_TEST_TMPDIR/out" &
+  probe -c 5 -i 0.5 -W 0.4 --json "$t" >"$BATS_TEST_TMPDIR/out" 3>&- &
   PROBE_PID=$!
   wait_lines "$BATS_TEST_TMPDIR/out" '"event":"reply"' 1
   freeze_server
@@ -556,13 +556,13 @@ make_certs() {
   tls="coaps+tcp://127.0.0.1:$SPORT"
   udp_port=$SERVER_PORT
   probe --watch -K 1 -W 1 -w 30 -u me -k s3cret --json "$tcp" "$tls" \
-    >"$BATS_TEST_TMPDIR/out" 2>/dev/null &
+    >"$BATS_TEST_TMPDIR/out" 2>/dev/null 3>&- &
   PROBE_PID=$!
   wait_lines "$BATS_TEST_TMPDIR/out" '"event":"up"' 2
   stop_server
   wait_lines "$BATS_TEST_TMPDIR/out" '"event":"down"' 2
   server_exec -A 127.0.0.1 -p "$udp_port" --tcp-port "$TPORT" --tls-port "$SPORT" \
-    --dtls-port 0 -k s3cret 2>"$BATS_TEST_TMPDIR/server2.log" &
+    --dtls-port 0 -k s3cret 2>"$BATS_TEST_TMPDIR/server2.log" 3>&- &
   SERVER_PID=$!
   SERVER_OURS=1
   wait_lines "$BATS_TEST_TMPDIR/out" '"event":"up"' 4

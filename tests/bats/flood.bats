@@ -48,7 +48,7 @@ rss_kib() {
   pid=$(server_pid)
   rss0=$(rss_kib "$pid")
 
-  "$FLOOD_BIN" ports "$SERVER_PORT" 100000 >"$BATS_TEST_TMPDIR/flood.out" &
+  "$FLOOD_BIN" ports "$SERVER_PORT" 100000 >"$BATS_TEST_TMPDIR/flood.out" 3>&- &
   flood_pid=$!
   # The legitimate client: one GET after another while the flood lasts
   # (at most 120 of them, ~60 s).

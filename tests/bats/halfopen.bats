@@ -109,7 +109,7 @@ slow_peers() {
   open_silent "$CAP"
   for fd in "${FDS[@]}"; do
     # shellcheck disable=SC2086
-    trickle "$fd" $prefix &
+    trickle "$fd" $prefix 3>&- &
     pids+=("$!")
   done
   cap_held 2

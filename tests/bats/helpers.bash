@@ -84,7 +84,7 @@ start_server() {
   case "$host" in *:*) host="[${host#[}"; host="${host%]}]" ;; esac
   SERVER_LOG="$BATS_TEST_TMPDIR/server.log"
   rm -f "$BATS_TEST_TMPDIR/port"
-  server_exec -p 0 --port-file "$BATS_TEST_TMPDIR/port" "$@" 2>"$SERVER_LOG" &
+  server_exec -p 0 --port-file "$BATS_TEST_TMPDIR/port" "$@" 2>"$SERVER_LOG" 3>&- &
   SERVER_PID=$!
   for i in $(seq 1 100); do
     [ -s "$BATS_TEST_TMPDIR/port" ] && break
@@ -112,7 +112,7 @@ start_libcoap_server() {
   SERVER_LOG="$BATS_TEST_TMPDIR/libcoap-server.log"
   for attempt in 1 2 3 4 5; do
     port=$("$FREE_PORT") || return 1
-    "$bin" -A "$host" -p "$port" "$@" 2>"$SERVER_LOG" >/dev/null &
+    "$bin" -A "$host" -p "$port" "$@" 2>"$SERVER_LOG" >/dev/null 3>&- &
     SERVER_PID=$!
     SERVER_OURS=""
     SERVER_PORT=$port

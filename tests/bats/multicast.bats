@@ -71,7 +71,7 @@ start_member() {
   local ns="$1" i
   shift
   ip netns exec "$ns" "$SERVER_BIN" -p 5683 --mcast-leisure 300 "$@" \
-    2>"$BATS_TEST_TMPDIR/$ns.log" &
+    2>"$BATS_TEST_TMPDIR/$ns.log" 3>&- &
   SERVER_PIDS+=($!)
   for i in $(seq 1 50); do
     ip netns exec "$ns" ss -uln 2>/dev/null | grep -q ':5683 ' && return 0

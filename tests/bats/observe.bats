@@ -61,7 +61,7 @@ count_lines() { grep -c . "$1" || true; }
 @test "-s re-registers when notifications stop past Max-Age" {
   start_server -A 127.0.0.1
   client -B 30 -s 9 -v 7 "$URI/clock" >"$BATS_TEST_TMPDIR/out" \
-    2>"$BATS_TEST_TMPDIR/err" &
+    2>"$BATS_TEST_TMPDIR/err" 3>&- &
   local pid=$!
   sleep 1.5
   freeze_server
