@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hist.h"
+
 enum { T_CON = 0, T_NON = 1, T_ACK = 2, T_RST = 3 };
 enum { MODE_CON, MODE_NON, MODE_PING };
 enum {
@@ -45,7 +47,6 @@ enum {
   EPOLL_EVENTS = 1024,
 };
 #define MID_BUDGET 65536u  /* requests per source port per run */
-#define HIST_BUCKETS (36 * 64)
 #define NS_PER_S 1000000000ull
 #define EMPTY UINT32_MAX
 
@@ -68,8 +69,7 @@ struct slot {
 struct stats {
   uint64_t issued, sent, ok, lost, bad, malformed, unmatched, send_errors;
   uint64_t t0, t_last;
-  uint64_t hist[HIST_BUCKETS];
-  uint64_t max_ns;
+  struct hist lat;
   bool budget_stop;
 };
 
@@ -101,45 +101,6 @@ static uint64_t now_ns(void)
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
-
-/* ---------------------------------------------------------------- latency */
-
-/* Log-linear buckets: exact below 64 ns, then 64 buckets per power of two
- * (under 1.6 % error), up to 2^40 ns. */
-static unsigned hist_bucket(uint64_t v)
-{
-  if (v < 64)
-    return (unsigned)v;
-  if (v >= (1ull << 40))
-    v = (1ull << 40) - 1;
-  unsigned msb = 63u - (unsigned)__builtin_clzll(v);
-  return (msb - 5) * 64 + (unsigned)((v >> (msb - 6)) & 63);
-}
-
-static double hist_value(unsigned b)
-{
-  if (b < 64)
-    return b;
-  unsigned msb = b / 64 + 5, sub = b % 64;
-  double lo = (double)((64ull + sub) << (msb - 6));
-  return lo + (double)(1ull << (msb - 6)) / 2;
-}
-
-static double percentile_ns(const struct stats *st, double p)
-{
-  if (st->ok == 0)
-    return 0;
-  double want = p * (double)st->ok;
-  uint64_t rank = (uint64_t)want, seen = 0;
-  if ((double)rank < want || rank == 0)
-    rank++;
-  for (unsigned b = 0; b < HIST_BUCKETS; b++) {
-    seen += st->hist[b];
-    if (seen >= rank)
-      return hist_value(b);
-  }
-  return (double)st->max_ns;
 }
 
 /* ------------------------------------------------- message-ID hash table */
@@ -374,9 +335,7 @@ static void on_datagram(struct gen *g, uint32_t sock, const uint8_t *d, size_t l
   } else {
     uint64_t lat = now - g->slots[idx].sent_ns;
     g->st.ok++;
-    g->st.hist[hist_bucket(lat)]++;
-    if (lat > g->st.max_ns)
-      g->st.max_ns = lat;
+    hist_add(&g->st.lat, lat);
     g->st.t_last = now;
   }
   slot_release(g, idx);
@@ -609,8 +568,9 @@ static void report(const struct gen *g)
   double elapsed = (double)(st->t_last - st->t0) / 1e9;
   double rps = elapsed > 0 ? (double)st->ok / elapsed : 0;
   double loss = st->sent ? 100.0 * (double)st->lost / (double)st->sent : 0;
-  double p50 = percentile_ns(st, 0.50) / 1e3, p99 = percentile_ns(st, 0.99) / 1e3;
-  double mx = (double)st->max_ns / 1e3;
+  double p50 = hist_percentile_ns(&st->lat, 0.50) / 1e3;
+  double p99 = hist_percentile_ns(&st->lat, 0.99) / 1e3;
+  double mx = (double)st->lat.max_ns / 1e3;
   if (c->json) {
     printf("{\"mode\":\"%s\",\"window\":%u,\"ports\":%u,\"sent\":%" PRIu64 ",\"ok\":%" PRIu64
            ",\"lost\":%" PRIu64 ",\"loss_pct\":%.4f,\"bad\":%" PRIu64 ",\"malformed\":%" PRIu64
