@@ -28,6 +28,7 @@ enum {
   OPT_LOG_JSON,
   OPT_PLUGTEST,
   OPT_MAX_UPLOAD,
+  OPT_MAX_UPLOAD_TOTAL,
   OPT_UPLOAD_TIMEOUT,
   OPT_MCAST_LEISURE,
   OPT_NO_TCP,
@@ -61,6 +62,7 @@ static const struct option long_options[] = {
   {"group", required_argument, NULL, 'g'},
   {"group-interface", required_argument, NULL, 'G'},
   {"max-upload", required_argument, NULL, OPT_MAX_UPLOAD},
+  {"max-upload-total", required_argument, NULL, OPT_MAX_UPLOAD_TOTAL},
   {"upload-timeout", required_argument, NULL, OPT_UPLOAD_TIMEOUT},
   {"mcast-leisure", required_argument, NULL, OPT_MCAST_LEISURE},
   {"no-tcp", no_argument, NULL, OPT_NO_TCP},
@@ -109,6 +111,8 @@ usage(FILE *out)
       "                           224.0.1.187, ff02::fd and ff05::fd)\n"
       "  -G, --group-interface IF join the groups on interface IF\n"
       "      --max-upload BYTES   largest block-wise upload (default 16 MiB)\n"
+      "      --max-upload-total BYTES  all uploads in progress together\n"
+      "                           (default 64 MiB; past it 5.03)\n"
       "      --upload-timeout S   drop an upload whose next block does not\n"
       "                           come within S seconds (default 60)\n"
       "      --mcast-leisure MS   spread answers to group requests over MS\n"
@@ -258,6 +262,12 @@ apply_option(ck_server_config_t *cfg, int opt, const char *arg)
     if (ck_parse_uint(arg, 16, 1024ul * 1024ul * 1024ul, &number) < 0)
       return ck_cli_bad_value("--max-upload", arg, "bytes from 16 to 1 GiB");
     cfg->max_upload = (size_t)number;
+    return 0;
+  case OPT_MAX_UPLOAD_TOTAL:
+    if (ck_parse_uint(arg, 16, 1024ul * 1024ul * 1024ul, &number) < 0)
+      return ck_cli_bad_value("--max-upload-total", arg,
+                              "bytes from 16 to 1 GiB");
+    cfg->max_upload_total = (size_t)number;
     return 0;
   case OPT_UPLOAD_TIMEOUT:
     if (ck_parse_uint(arg, 1, 86400, &number) < 0)

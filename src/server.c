@@ -430,7 +430,7 @@ run(coap_context_t *context, const ck_server_config_t *cfg,
   /* Bodies of any size, whole to the handlers (RFC 7959). */
   coap_context_set_block_mode(context, COAP_BLOCK_USE_LIBCOAP |
                                            COAP_BLOCK_SINGLE_BODY);
-  coap_context_set_max_upload(context, cfg->max_upload, 0,
+  coap_context_set_max_upload(context, cfg->max_upload, cfg->max_upload_total,
                               cfg->upload_timeout);
   coap_context_set_mcast_leisure(context, cfg->mcast_leisure);
   test_resources = ck_testres_add(context, cfg->plugtest);

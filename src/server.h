@@ -36,6 +36,7 @@ typedef struct ck_server_config_t {
   size_t group_count;
   const char *group_if;       /* -G: their interface */
   size_t max_upload;          /* --max-upload, 0: the library default */
+  size_t max_upload_total;    /* --max-upload-total, 0: the default */
   unsigned int upload_timeout; /* --upload-timeout s, 0: default */
   unsigned int mcast_leisure; /* --mcast-leisure ms, 0: default */
   int no_tcp;                 /* --no-tcp */

@@ -109,3 +109,45 @@ rss_kib() {
   local n=${output#rst }
   [ "$n" -lt 40 ]
 }
+
+@test "uploads that never finish stay within --max-upload-total and are dropped after --upload-timeout" {
+  require_flood
+  local total=131072 cont full other lost held i ok=""
+  start_server -A 127.0.0.1 --max-upload-total "$total" --upload-timeout 6
+  # 32 peers each start a 16 KiB upload and never send its last block:
+  # 512 KiB asked for, 128 KiB allowed.
+  run "$FLOOD_BIN" uploads "$SERVER_PORT" 32 16
+  [ "$status" -eq 0 ]
+  echo "$output"
+  read -r _ cont _ full _ other _ lost _ held <<<"$output"
+  [ "$other" -eq 0 ]
+  [ "$lost" -eq 0 ]
+  [ "$cont" -ge 16 ]
+  # The total was reached, and what the server still holds is within it.
+  [ "$full" -ge 1 ]
+  [ "$held" -gt 0 ]
+  [ "$held" -le "$total" ]
+  # While those uploads are held, a 40 KiB one finds no room: 5.03 (exit 5).
+  head -c 40000 /dev/urandom >"$BATS_TEST_TMPDIR/body"
+  run client -B 10 -m put -f "$BATS_TEST_TMPDIR/body" "$URI/upload"
+  [ "$status" -eq 5 ]
+  # Once the timeout has dropped them, it does, byte-exact.
+  for i in $(seq 1 60); do
+    if client -B 10 -m put -f "$BATS_TEST_TMPDIR/body" "$URI/upload" >/dev/null 2>&1; then
+      ok=1
+      break
+    fi
+    sleep 0.5
+  done
+  [ -n "$ok" ]
+  client -B 10 "$URI/upload" >"$BATS_TEST_TMPDIR/back"
+  cmp "$BATS_TEST_TMPDIR/body" "$BATS_TEST_TMPDIR/back"
+}
+
+@test "--max-upload-total: a bad value is a one-line usage error (exit 2)" {
+  require_tools
+  run "$SERVER_BIN" --max-upload-total 8
+  [ "$status" -eq 2 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == *"--max-upload-total"* ]]
+}

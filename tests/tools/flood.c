@@ -13,6 +13,14 @@
  *   coap-flood probe PORT COUNT INTERVAL_MS
  *       COUNT pings from one socket, one per INTERVAL_MS, each waiting up to
  *       INTERVAL_MS for its RST (a keepalive probe).  Prints "rst N".
+ *   coap-flood uploads PORT PEERS BLOCKS
+ *       PEERS peers, one after another, each start a Block1 PUT /upload and
+ *       send BLOCKS blocks of 1024 bytes, all with M=1, so that none ever
+ *       finishes; each block waits up to a second for its answer, and a
+ *       peer stops at the first answer that is not 2.31 Continue.  Prints
+ *       "continue N unavailable N other N lost N held N": the answers by
+ *       code, and the bytes the server still holds for the peers that were
+ *       never refused (a 5.03 drops the upload it answers).
  *
  * The server is 127.0.0.1:PORT.  Exit status 0, or 1 on a local error.
  */
@@ -31,6 +39,8 @@
 #define FIRST_PORT 20000
 #define PORTS_PER_ADDR 40000
 #define MAX_COUNT 1000000
+#define UPLOAD_BLOCK 1024
+#define UPLOAD_MAX_BLOCKS 1024
 
 static struct sockaddr_in server;
 
@@ -66,12 +76,13 @@ parse_count(const char *s, long max, long *out)
   return 0;
 }
 
-/* One datagram from peer number i (its own address and port). */
+/* A socket bound to peer number i's address and port, connected to the
+ * server. */
 static int
-send_from_peer(long i, const uint8_t *msg, size_t len)
+peer_socket(long i)
 {
   struct sockaddr_in me;
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
   if (fd < 0)
     return -1;
@@ -79,9 +90,23 @@ send_from_peer(long i, const uint8_t *msg, size_t len)
   me.sin_family = AF_INET;
   me.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(i / PORTS_PER_ADDR));
   me.sin_port = htons((uint16_t)(FIRST_PORT + i % PORTS_PER_ADDR));
-  if (bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0 &&
-      sendto(fd, msg, len, 0, (struct sockaddr *)&server, sizeof(server)) ==
-          (ssize_t)len)
+  if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0 ||
+      connect(fd, (struct sockaddr *)&server, sizeof(server)) < 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* One datagram from peer number i (its own address and port). */
+static int
+send_from_peer(long i, const uint8_t *msg, size_t len)
+{
+  int fd = peer_socket(i), rc = -1;
+
+  if (fd < 0)
+    return -1;
+  if (send(fd, msg, len, 0) == (ssize_t)len)
     rc = 0;
   close(fd);
   return rc;
@@ -180,6 +205,97 @@ probe(long count, long interval_ms)
   return 0;
 }
 
+/* CON PUT /upload, token 0x75, Block1 NUM/M=1/SZX 6, 1024 bytes of data. */
+static size_t
+upload_block(uint8_t *msg, uint16_t mid, long num)
+{
+  size_t n = 0;
+  unsigned v = (unsigned)num << 4 | 8u | 6u;
+
+  msg[n++] = 0x41;
+  msg[n++] = 0x03;
+  msg[n++] = (uint8_t)(mid >> 8);
+  msg[n++] = (uint8_t)mid;
+  msg[n++] = 0x75;
+  msg[n++] = 0xb6; /* Uri-Path (11), 6 bytes */
+  memcpy(msg + n, "upload", 6);
+  n += 6;
+  /* Block1 (27): delta 16 in the 13 form. */
+  msg[n++] = (uint8_t)(0xd0 | (v > 0xff ? 2 : 1));
+  msg[n++] = 27 - 11 - 13;
+  if (v > 0xff)
+    msg[n++] = (uint8_t)(v >> 8);
+  msg[n++] = (uint8_t)v;
+  msg[n++] = 0xff;
+  memset(msg + n, 'u', UPLOAD_BLOCK);
+  return n + UPLOAD_BLOCK;
+}
+
+/* The answer's code to the CON with this mid within a second, or -1. */
+static int
+await_ack(int fd, uint16_t mid)
+{
+  uint64_t deadline = now_ms() + 1000;
+  uint8_t buf[256];
+
+  for (;;) {
+    uint64_t t = now_ms();
+    struct pollfd p = {fd, POLLIN, 0};
+    ssize_t len;
+
+    if (t >= deadline || poll(&p, 1, (int)(deadline - t)) != 1)
+      return -1;
+    len = recv(fd, buf, sizeof(buf), 0);
+    if (len >= 4 && (buf[0] & 0xf0) == 0x60 &&
+        buf[2] == (uint8_t)(mid >> 8) && buf[3] == (uint8_t)mid)
+      return buf[1];
+  }
+}
+
+static int
+flood_uploads(long peers, long blocks)
+{
+  uint8_t msg[32 + UPLOAD_BLOCK];
+  long cont = 0, full = 0, other = 0, lost = 0, held = 0;
+  uint64_t deadline = now_ms() + 120000;
+  uint16_t mid = 0x3000;
+
+  if (blocks < 1 || blocks > UPLOAD_MAX_BLOCKS || peers > 10000) {
+    fprintf(stderr, "coap-flood: uploads: at most 10000 peers of 1..%d blocks\n",
+            UPLOAD_MAX_BLOCKS);
+    return 2;
+  }
+  for (long i = 0; i < peers && now_ms() < deadline; i++) {
+    int fd = peer_socket(i), code = 0x5f;
+    long b;
+
+    if (fd < 0) {
+      perror("coap-flood: peer socket");
+      return 1;
+    }
+    for (b = 0; b < blocks && code == 0x5f; b++, mid++) {
+      if (send(fd, msg, upload_block(msg, mid, b), 0) < 0)
+        code = -1;
+      else
+        code = await_ack(fd, mid);
+      if (code == 0x5f)
+        cont++;
+    }
+    close(fd);
+    if (code == 0x5f)
+      held += blocks * UPLOAD_BLOCK;
+    else if (code == 0xa3)
+      full++;
+    else if (code < 0)
+      lost++;
+    else
+      other++;
+  }
+  printf("continue %ld unavailable %ld other %ld lost %ld held %ld\n", cont,
+         full, other, lost, held);
+  return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -191,7 +307,8 @@ main(int argc, char **argv)
        (argc < 5 || parse_count(argv[4], 60000, &ms) < 0))) {
     fprintf(stderr, "usage: coap-flood ports PORT COUNT\n"
                     "       coap-flood pings PORT COUNT WAIT_MS\n"
-                    "       coap-flood probe PORT COUNT INTERVAL_MS\n");
+                    "       coap-flood probe PORT COUNT INTERVAL_MS\n"
+                    "       coap-flood uploads PORT PEERS BLOCKS\n");
     return 2;
   }
   memset(&server, 0, sizeof(server));
@@ -204,6 +321,8 @@ main(int argc, char **argv)
     return flood_pings(count, ms);
   if (strcmp(argv[1], "probe") == 0)
     return probe(count, ms);
+  if (strcmp(argv[1], "uploads") == 0)
+    return flood_uploads(count, ms);
   fprintf(stderr, "coap-flood: unknown mode %s\n", argv[1]);
   return 2;
 }
