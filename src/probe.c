@@ -658,17 +658,21 @@ summary_json(const probe_t *p, const target_t *t)
 
   if (o == NULL)
     return;
+  cJSON_AddStringToObject(o, "proto", coap_proto_name(t->proto));
   if (p->cfg->watch) {
+    /* The library sends --watch's pings: there is no count of our own, and
+     * what matters is the state at the end, as for the exit status. */
     cJSON_AddStringToObject(o, "state", t->up == 1   ? "up"
                                         : t->up == 0 ? "down"
                                                      : "unknown");
     cJSON_AddNumberToObject(o, "transitions", (double)t->transitions);
+    cJSON_AddBoolToObject(o, "answered", t->up == 1);
+  } else {
+    cJSON_AddNumberToObject(o, "sent", (double)t->seq);
+    cJSON_AddNumberToObject(o, "received", (double)t->received);
+    cJSON_AddNumberToObject(o, "loss", loss_ratio(t));
+    cJSON_AddBoolToObject(o, "answered", t->received > 0);
   }
-  cJSON_AddStringToObject(o, "proto", coap_proto_name(t->proto));
-  cJSON_AddNumberToObject(o, "sent", (double)t->seq);
-  cJSON_AddNumberToObject(o, "received", (double)t->received);
-  cJSON_AddNumberToObject(o, "loss", loss_ratio(t));
-  cJSON_AddBoolToObject(o, "answered", t->received > 0);
   if (t->received > 0) {
     stats(t, &avg, &mdev);
     cJSON_AddNumberToObject(o, "rtt_min_ms", t->rtt_min);

@@ -13,6 +13,7 @@ PROM_VALIDATE="$COAPKIT_SRCDIR/tests/bats/prom-validate"
 PROBE_PID=""
 
 probe() { _ck_wrap "$PROBE_BIN" "$@"; }
+probe_exec() { _ck_exec "$PROBE_BIN" "$@"; }
 
 setup() {
   require_bin "$PROBE_BIN" "$SERVER_BIN" "$CLIENT_BIN"
@@ -343,6 +344,8 @@ EOF
   [ "$status" -eq 0 ]
   [ "$(jq -s -c '[.[] | .event]' <<<"$output")" = '["start","up","summary"]' ]
   [ "$(jq -r 'select(.event == "summary") | .state' <<<"$output")" = "up" ]
+  # Up at the end is answered; --watch has no ping counts of its own.
+  jq -se '[.[] | select(.event == "summary")][0] | .answered == true and .transitions == 1 and (has("sent") or has("loss") | not)' <<<"$output"
 }
 
 @test "coap-server -K: an idle client is pinged after its response" {
@@ -434,8 +437,8 @@ make_certs() {
   make_certs
   start_secure_server -c "$CERTS/server.pem" -j "$CERTS/server.key" -C "$CERTS/ca.pem"
   t="coaps://localhost:$DPORT"
-  run probe -c 2 -i 0.2 --cert "$CERTS/client.pem" -j "$CERTS/client.key" \
-    -C "$CERTS/ca.pem" "$t"
+  run probe -c 2 -i 0.2 -W "$(vg_secs 2)" --cert "$CERTS/client.pem" \
+    -j "$CERTS/client.key" -C "$CERTS/ca.pem" "$t"
   [ "$status" -eq 0 ]
   grep -q "^PING $t (127.0.0.1:$DPORT) over DTLS$" <<<"$output"
   grep -qE "^$t: DTLS handshake [0-9.]+ ms$" <<<"$output"
@@ -443,7 +446,7 @@ make_certs() {
   grep -qE "^2 sent, 2 received, 0.0% loss, handshake [0-9.]+ ms \(DTLS\)$" <<<"$output"
   # A certificate from another CA: the handshake fails, the target counts
   # as not answered (exit 1) and the reason is on stderr.
-  run probe -c 1 -W 2 -R "$CERTS/other-ca.pem" "$t"
+  run probe -c 1 -W "$(vg_secs 2)" -R "$CERTS/other-ca.pem" "$t"
   [ "$status" -eq 1 ]
   grep -q "0 sent, 0 received, 100% loss, error: DTLS handshake failed" <<<"$output"
 }
@@ -485,7 +488,7 @@ make_certs() {
 @test "a wrong key: that target fails (exit 1), the others answer" {
   start_secure_server -k s3cret
   good="coap+tcp://127.0.0.1:$TPORT"
-  run probe -c 1 -W 1 -u me -k wrong --json "coaps://127.0.0.1:$DPORT" \
+  run probe -c 1 -W "$(vg_secs 1)" -u me -k wrong --json "coaps://127.0.0.1:$DPORT" \
     "coaps+tcp://127.0.0.1:$SPORT" "$good"
   [ "$status" -eq 1 ]
   summaries=$(grep '"event":"summary"' <<<"$output")
@@ -494,7 +497,7 @@ make_certs() {
   # DTLS drops what it cannot decrypt: the handshake times out; TLS is told.
   jq -se '.[] | select(.proto == "DTLS") | .error == "handshake timed out" and .sent == 0' <<<"$summaries"
   jq -se '.[] | select(.proto == "TLS") | (.error | startswith("TLS handshake failed")) and .sent == 0' <<<"$summaries"
-  run probe -c 1 -W 1 -u me -k wrong -q "coaps://127.0.0.1:$DPORT"
+  run probe -c 1 -W "$(vg_secs 1)" -u me -k wrong -q "coaps://127.0.0.1:$DPORT"
   [ "$status" -eq 1 ]
   [ -z "$output" ]
 }
@@ -510,7 +513,7 @@ make_certs() {
 @test "TCP: a ping lost while the server is frozen is forgotten, not misattributed" {
   start_secure_server -k s3cret
   t="coap+tcp://127.0.0.1:$TPORT"
-  probe -c 5 -i 0.5 -W 0.4 --json "$t" >"$BATS_TEST_TMPDIR/out" 3>&- &
+  probe_exec -c 5 -i 0.5 -W 0.4 --json "$t" >"$BATS_TEST_TMPDIR/out" 3>&- &
   PROBE_PID=$!
   wait_lines "$BATS_TEST_TMPDIR/out" '"event":"reply"' 1
   freeze_server
@@ -555,7 +558,7 @@ make_certs() {
   tcp="coap+tcp://127.0.0.1:$TPORT"
   tls="coaps+tcp://127.0.0.1:$SPORT"
   udp_port=$SERVER_PORT
-  probe --watch -K 1 -W 1 -w 30 -u me -k s3cret --json "$tcp" "$tls" \
+  probe_exec --watch -K 1 -W "$(vg_secs 1)" -w "$(vg_secs 30)" -u me -k s3cret --json "$tcp" "$tls" \
     >"$BATS_TEST_TMPDIR/out" 2>/dev/null 3>&- &
   PROBE_PID=$!
   wait_lines "$BATS_TEST_TMPDIR/out" '"event":"up"' 2

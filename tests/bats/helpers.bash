@@ -20,25 +20,33 @@ SERVER_STOPPED=""
 SERVER_OURS=""
 
 # Our tools, under valgrind when asked.
+CK_VALGRIND_CMD=(valgrind -q --error-exitcode=99 --leak-check=full
+                 --errors-for-leak-kinds=definite,indirect)
 _ck_wrap() {
   if [ "${CK_VALGRIND:-0}" = 1 ]; then
-    valgrind -q --error-exitcode=99 --leak-check=full \
-      --errors-for-leak-kinds=definite,indirect "$@"
+    "${CK_VALGRIND_CMD[@]}" "$@"
   else
     "$@"
   fi
 }
-client() { _ck_wrap "$CLIENT_BIN" "$@"; }
-server() { _ck_wrap "$SERVER_BIN" "$@"; }
-# For `server_exec ARGS &`: the background job *is* the server (its $! can
-# be stopped and signalled), not a shell waiting for it.
-server_exec() {
+# For `server_exec ARGS &` and the like: the background job *is* the tool
+# (its $! can be stopped and signalled), not a shell waiting for it, which
+# as a background job of a script would ignore SIGINT.
+_ck_exec() {
   if [ "${CK_VALGRIND:-0}" = 1 ]; then
-    exec valgrind -q --error-exitcode=99 --leak-check=full \
-      --errors-for-leak-kinds=definite,indirect "$SERVER_BIN" "$@"
+    exec "${CK_VALGRIND_CMD[@]}" "$@"
   fi
-  exec "$SERVER_BIN" "$@"
+  exec "$@"
 }
+client() { _ck_wrap "$CLIENT_BIN" "$@"; }
+# vg_secs N: N seconds, or ten times N under valgrind, where a certificate
+# handshake alone takes seconds.  For timeouts that bound an exchange, never
+# for ones a test asserts.
+vg_secs() {
+  if [ "${CK_VALGRIND:-0}" = 1 ]; then echo $(($1 * 10)); else echo "$1"; fi
+}
+server() { _ck_wrap "$SERVER_BIN" "$@"; }
+server_exec() { _ck_exec "$SERVER_BIN" "$@"; }
 
 # require_bin NAME...: skip the test unless every NAME is an executable.
 require_bin() {
