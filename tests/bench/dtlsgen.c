@@ -29,7 +29,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "hist.h"
+#include "bench.h"
 
 enum {
   MAX_WINDOW = 1024,
@@ -38,7 +38,6 @@ enum {
   GET_LEN = 4 + 8,       /* header and an 8-byte token: GET / */
   RX_MAX = 2048,
 };
-#define NS_PER_S 1000000000ull
 
 struct config {
   const char *host, *port, *identity, *cipher;
@@ -78,21 +77,6 @@ struct gen {
   int epfd;
   struct stats st;
 };
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-  (void)sig;
-  interrupted = 1;
-}
-
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 /* ------------------------------------------------------------------- PSK */
 
@@ -422,18 +406,6 @@ static void usage(FILE *f)
           MAX_WINDOW);
 }
 
-static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
-                      unsigned long long *out)
-{
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 static int hexval(char ch)
 {
   if (ch >= '0' && ch <= '9')
@@ -487,14 +459,7 @@ static int parse_option(struct config *c, int opt, const char *arg)
   case 'w': if (parse_uint(arg, 1, MAX_WINDOW, &v)) return -1; c->window = (unsigned)v; return 0;
   case 'n': if (parse_uint(arg, 1, 100000000, &v)) return -1; c->count = v; return 0;
   case 't': if (parse_uint(arg, 1, 600000, &v)) return -1; c->timeout_ms = (unsigned)v; return 0;
-  case 'd': {
-    char *end;
-    double d = strtod(arg, &end);
-    if (end == arg || *end || !(d > 0 && d <= 3600))
-      return -1;
-    c->duration = d;
-    return 0;
-  }
+  case 'd': return parse_duration(arg, &c->duration);
   default: return -1;
   }
 }
@@ -572,10 +537,7 @@ int main(int argc, char **argv)
     usage(stderr);
     return 2;
   }
-  struct sigaction sa = { .sa_handler = on_signal };
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  catch_stop_signals();
   signal(SIGPIPE, SIG_IGN);
 
   static struct gen g;

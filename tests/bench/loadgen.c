@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hist.h"
+#include "bench.h"
 
 enum { T_CON = 0, T_NON = 1, T_ACK = 2, T_RST = 3 };
 enum { MODE_CON, MODE_NON, MODE_PING };
@@ -47,7 +47,6 @@ enum {
   EPOLL_EVENTS = 1024,
 };
 #define MID_BUDGET 65536u  /* requests per source port per run */
-#define NS_PER_S 1000000000ull
 #define EMPTY UINT32_MAX
 
 struct config {
@@ -87,21 +86,6 @@ struct gen {
   size_t opts_len;
   struct stats st;
 };
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-  (void)sig;
-  interrupted = 1;
-}
-
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
-}
 
 /* ------------------------------------------------- message-ID hash table */
 
@@ -614,17 +598,6 @@ static void usage(FILE *f)
           MAX_WINDOW, MAX_PORTS, PORTS_PER_ADDR);
 }
 
-static int parse_uint(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out)
-{
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 static int parse_code(const char *s, unsigned *code)
 {
   unsigned cls, det;
@@ -656,15 +629,11 @@ static int parse_option(struct config *c, int opt, const char *arg, bool *dur_se
   case 'P': if (parse_uint(arg, 1, MAX_PORTS, &v)) return -1; c->ports = (unsigned)v; return 0;
   case 'n': if (parse_uint(arg, 1, (unsigned long long)MAX_PORTS * MID_BUDGET, &v)) return -1; c->count = v; return 0;
   case 't': if (parse_uint(arg, 1, 600000, &v)) return -1; c->timeout_ms = (unsigned)v; return 0;
-  case 'd': {
-    char *end;
-    double d = strtod(arg, &end);
-    if (end == arg || *end || !(d > 0 && d <= 3600))
+  case 'd':
+    if (parse_duration(arg, &c->duration))
       return -1;
-    c->duration = d;
     *dur_set = true;
     return 0;
-  }
   default: return -1;
   }
 }
@@ -719,10 +688,7 @@ int main(int argc, char **argv)
     usage(stderr);
     return 2;
   }
-  struct sigaction sa = { .sa_handler = on_signal };
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  catch_stop_signals();
 
   static struct gen g;
   int rc = 2;
