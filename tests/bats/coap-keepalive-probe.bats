@@ -424,7 +424,7 @@ make_certs() {
 @test "DTLS PSK: handshake reported apart from the pings, answered with RST" {
   start_secure_server -k s3cret
   t="coaps://127.0.0.1:$DPORT"
-  run probe -c 2 -i 0.2 -u me -k s3cret --json "$t"
+  run probe -c 2 -i 0.2 -W "$(vg_secs 2)" -u me -k s3cret --json "$t"
   [ "$status" -eq 0 ]
   [ "$(jq -s '[.[] | select(.event == "reply" and .answer == "RST")] | length' <<<"$output")" -eq 2 ]
   [ "$(jq -s '[.[] | select(.event == "handshake")] | length' <<<"$output")" -eq 1 ]
@@ -456,7 +456,7 @@ make_certs() {
   tcp="coap+tcp://127.0.0.1:$TPORT"
   tls="coaps+tcp://127.0.0.1:$SPORT"
   ws="coap+ws://127.0.0.1:$WPORT"
-  run probe -c 2 -i 0.2 -u me -k s3cret "$tcp" "$tls" "$ws"
+  run probe -c 2 -i 0.2 -W "$(vg_secs 2)" -u me -k s3cret "$tcp" "$tls" "$ws"
   [ "$status" -eq 0 ]
   for t in "$tcp" "$tls" "$ws"; do
     [ "$(grep -c "^$t: seq=[12] Pong rtt=" <<<"$output")" -eq 2 ] || { echo "$t"; false; }
@@ -471,7 +471,7 @@ make_certs() {
 @test "--prometheus: handshake samples for DTLS and TLS, none for UDP and TCP" {
   start_secure_server -k s3cret
   out="$BATS_TEST_TMPDIR/metrics.prom"
-  run probe -c 1 -u me -k s3cret --prometheus "$URI" \
+  run probe -c 1 -W "$(vg_secs 2)" -u me -k s3cret --prometheus "$URI" \
     "coaps://127.0.0.1:$DPORT" "coap+tcp://127.0.0.1:$TPORT" \
     "coaps+tcp://127.0.0.1:$SPORT"
   [ "$status" -eq 0 ]
@@ -543,7 +543,7 @@ make_certs() {
   # streams with Pong and DTLS with RST.
   local t dtls="coaps://127.0.0.1:$tls_port" tcp="coap+tcp://127.0.0.1:$SERVER_PORT"
   local tls="coaps+tcp://127.0.0.1:$tls_port"
-  run probe -c 2 -i 1.1 -u me -k s3cret --json "$dtls" "$tcp" "$tls"
+  run probe -c 2 -i 1.1 -W "$(vg_secs 2)" -u me -k s3cret --json "$dtls" "$tcp" "$tls"
   [ "$status" -eq 0 ]
   for t in "$tcp" "$tls"; do
     [ "$(jq -s --arg t "$t" '[.[] | select(.target == $t and .event == "reply" and .answer == "Pong")] | length' <<<"$output")" -ge 1 ]
