@@ -678,6 +678,15 @@ typedef void (*coap_pong_handler_t)(coap_session_t *session,
                                     const coap_mid_t mid);
 typedef int (*coap_event_handler_t)(coap_session_t *session,
                                     const coap_event_t event);
+/* coapkit: told of every request a server answers, with the answer as it
+ * goes out: a handler's, the library's own (4.04, 4.05, 4.02, 5.05,
+ * /.well-known/core, a cached Block2 block) or the 4.01 Echo of the
+ * amplification limit.  A response with no code means no response now (a
+ * separate response, or none wanted).  Duplicates answered from the cache
+ * are not requests again. */
+typedef void (*coap_request_log_handler_t)(coap_session_t *session,
+                                           const coap_pdu_t *request,
+                                           const coap_pdu_t *response);
 
 /* listen_addr: when given, a UDP endpoint is created on it. */
 coap_context_t *coap_new_context(const coap_address_t *listen_addr);
@@ -743,6 +752,9 @@ void coap_register_ping_handler(coap_context_t *context,
                                 coap_ping_handler_t handler);
 void coap_register_pong_handler(coap_context_t *context,
                                 coap_pong_handler_t handler);
+/* coapkit: see coap_request_log_handler_t; NULL stops it. */
+void coap_register_request_log_handler(coap_context_t *context,
+                                       coap_request_log_handler_t handler);
 void coap_register_event_handler(coap_context_t *context,
                                  coap_event_handler_t handler);
 

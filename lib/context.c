@@ -203,6 +203,14 @@ coap_register_pong_handler(coap_context_t *context, coap_pong_handler_t handler)
 }
 
 void
+coap_register_request_log_handler(coap_context_t *context,
+                                  coap_request_log_handler_t handler)
+{
+  if (context)
+    context->request_log = handler;
+}
+
+void
 coap_register_event_handler(coap_context_t *context,
                             coap_event_handler_t handler)
 {

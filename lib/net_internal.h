@@ -358,6 +358,7 @@ struct coap_context_t {
   coap_nack_handler_t nack_handler;
   coap_ping_handler_t ping_handler;
   coap_pong_handler_t pong_handler;
+  coap_request_log_handler_t request_log;
   coap_event_handler_t event_handler;
   uint32_t block_mode;
   uint32_t ack_timeout_ms;

@@ -652,6 +652,8 @@ coap_handle_request(coap_session_t *s, coap_pdu_t *req, coap_dedup_t *slot)
     return;
   coap_amp_limit(s, req, &resp); /* answers not from a handler: cached
                                     blocks, /.well-known/core */
+  if (ctx->request_log)
+    ctx->request_log(s, req, &resp);
   if (s->ext->stream) {
     /* RFC 8323: nothing to acknowledge; the response goes on the stream. */
     if (resp.code != COAP_EMPTY_CODE && !suppressed(req, (uint8_t)resp.code))

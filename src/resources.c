@@ -51,50 +51,6 @@ ck_payload_limit(const coap_session_t *session)
   return room < CK_DYNAMIC_MAX_PAYLOAD ? room : CK_DYNAMIC_MAX_PAYLOAD;
 }
 
-static const char *
-method_text(uint8_t code)
-{
-  static const char *const names[] = {"EMPTY", "GET",   "POST",  "PUT",
-                                      "DELETE", "FETCH", "PATCH", "iPATCH"};
-
-  return code < sizeof(names) / sizeof(names[0]) ? names[code] : "?";
-}
-
-/* One line per request at -v 6 and above; the options too at -v 7. */
-static void
-log_request_line(coap_session_t *session, const coap_pdu_t *request,
-                 const coap_pdu_t *response)
-{
-  coap_string_t *path;
-  unsigned char peer[128];
-  char options[512];
-  uint8_t code = (uint8_t)coap_pdu_get_code(response);
-
-  peer[0] = '\0';
-  options[0] = '\0';
-  path = coap_get_uri_path(request);
-  coap_print_addr(coap_session_get_addr_remote(session), peer, sizeof(peer));
-  if (coap_get_log_level() >= COAP_LOG_DEBUG)
-    ck_format_options(request, options, sizeof(options));
-  ck_diag("%s /%.*s from %s -> %u.%02u%s%s%s",
-          method_text((uint8_t)coap_pdu_get_code(request)),
-          path != NULL ? (int)path->length : 0,
-          path != NULL ? (const char *)path->s : "", (const char *)peer,
-          code >> 5, code & 0x1fu, options[0] ? " [" : "", options,
-          options[0] ? "]" : "");
-  coap_delete_string(path);
-}
-
-/* Called for every request: nothing is computed (nor a frame with the
- * line's buffers set up) unless the line is printed. */
-static void
-log_request(coap_session_t *session, const coap_pdu_t *request,
-            const coap_pdu_t *response)
-{
-  if (coap_get_log_level() >= COAP_LOG_INFO)
-    log_request_line(session, request, response);
-}
-
 static int
 uint_option(const coap_pdu_t *pdu, coap_option_num_t number)
 {
@@ -174,7 +130,6 @@ handle_root(coap_resource_t *resource, coap_session_t *session,
   else
     answer(response, COAP_RESPONSE_CODE_CONTENT, COAP_MEDIATYPE_TEXT_PLAIN,
            (const uint8_t *)text, sizeof(text) - 1);
-  log_request(session, request, response);
 }
 
 static void
@@ -199,7 +154,6 @@ handle_time(coap_resource_t *resource, coap_session_t *session,
     add_uint(response, COAP_OPTION_MAXAGE, 1);
     coap_add_data(response, strlen(text), (const uint8_t *)text);
   }
-  log_request(session, request, response);
 }
 
 static void
@@ -232,7 +186,6 @@ handle_echo(coap_resource_t *resource, coap_session_t *session,
   } else {
     answer(response, code, format, data, len);
   }
-  log_request(session, request, response);
 }
 
 /* ---------------------------------------------------------------- dynamic */
@@ -390,7 +343,6 @@ handle_unknown_create(coap_resource_t *resource, coap_session_t *session,
     }
   }
   coap_delete_string(path);
-  log_request(session, request, response);
 }
 
 static void
@@ -401,7 +353,6 @@ handle_unknown_other(coap_resource_t *resource, coap_session_t *session,
   (void)resource;
   (void)query;
   coap_pdu_set_code(response, COAP_RESPONSE_CODE_NOT_FOUND);
-  log_request(session, request, response);
 }
 
 static void
@@ -419,7 +370,6 @@ handle_dynamic_get(coap_resource_t *resource, coap_session_t *session,
   else
     answer(response, COAP_RESPONSE_CODE_CONTENT, entry->content_format,
            entry->data, entry->length);
-  log_request(session, request, response);
 }
 
 static void
@@ -438,7 +388,6 @@ handle_dynamic_put(coap_resource_t *resource, coap_session_t *session,
   } else if (store(entry, session, request, response) == 0) {
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_CHANGED);
   }
-  log_request(session, request, response);
 }
 
 static void
@@ -459,7 +408,6 @@ handle_dynamic_delete(coap_resource_t *resource, coap_session_t *session,
     entry->length = 0;
     coap_pdu_set_code(response, COAP_RESPONSE_CODE_DELETED);
   }
-  log_request(session, request, response);
 }
 
 /* ---------------------------------------------------------------- set-up */

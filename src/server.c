@@ -557,6 +557,46 @@ ck_server_run(const ck_server_config_t *cfg)
   return rc;
 }
 
+static const char *
+method_text(uint8_t code)
+{
+  static const char *const names[] = {"EMPTY", "GET",   "POST",  "PUT",
+                                      "DELETE", "FETCH", "PATCH", "iPATCH"};
+
+  return code < sizeof(names) / sizeof(names[0]) ? names[code] : "?";
+}
+
+/* One line per request at -v 6 and above, the options too at -v 7: every
+ * request the library answers, its own answers (4.04, 4.05,
+ * /.well-known/core, the amplification limit's 4.01) included, with the
+ * code that goes out. */
+static void
+log_request(coap_session_t *session, const coap_pdu_t *request,
+            const coap_pdu_t *response)
+{
+  coap_string_t *path;
+  unsigned char peer[128];
+  char options[512], code_text[16];
+  uint8_t code = (uint8_t)coap_pdu_get_code(response);
+
+  peer[0] = '\0';
+  options[0] = '\0';
+  path = coap_get_uri_path(request);
+  coap_print_addr(coap_session_get_addr_remote(session), peer, sizeof(peer));
+  if (coap_get_log_level() >= COAP_LOG_DEBUG)
+    ck_format_options(request, options, sizeof(options));
+  if (code == 0)
+    snprintf(code_text, sizeof(code_text), "(separate)");
+  else
+    snprintf(code_text, sizeof(code_text), "%u.%02u", code >> 5, code & 0x1fu);
+  ck_diag("%s /%.*s from %s -> %s%s%s%s",
+          method_text((uint8_t)coap_pdu_get_code(request)),
+          path != NULL ? (int)path->length : 0,
+          path != NULL ? (const char *)path->s : "", (const char *)peer,
+          code_text, options[0] ? " [" : "", options, options[0] ? "]" : "");
+  coap_delete_string(path);
+}
+
 static int
 run_one(const ck_server_config_t *cfg)
 {
@@ -573,6 +613,9 @@ run_one(const ck_server_config_t *cfg)
     coap_cleanup();
     return CK_EXIT_FAILURE;
   }
+  /* Registered only when printed: the request path then pays nothing. */
+  if (coap_get_log_level() >= COAP_LOG_INFO)
+    coap_register_request_log_handler(context, log_request);
   signal_context = context;
   rc = run(context, cfg, &resources);
   signal_context = NULL;

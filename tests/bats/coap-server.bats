@@ -201,6 +201,27 @@ option_value() {
   grep -Eq '^coap-server: GET /time from 127\.0\.0\.1:[0-9]+ -> 2\.05$' "$SERVER_LOG"
 }
 
+@test "-v 6 logs the library's own answers too, with the code that went out" {
+  start_server -A 127.0.0.1 -v 6 --plugtest
+  local p='from 127\.0\.0\.1:[0-9]+ ->'
+  run client "$URI/nope"
+  [ "$status" -eq 4 ]
+  run client -m post "$URI/time"
+  [ "$status" -eq 4 ]
+  client "$URI/.well-known/core" >/dev/null
+  client "$URI/large" >/dev/null
+  client "$URI/separate" >/dev/null
+  for i in $(seq 1 20); do grep -q 'GET /separate' "$SERVER_LOG" && break; sleep 0.1; done
+  grep -Eq "^coap-server: GET /nope $p 4\.04\$" "$SERVER_LOG"
+  grep -Eq "^coap-server: POST /time $p 4\.05\$" "$SERVER_LOG"
+  grep -Eq "^coap-server: GET /\.well-known/core $p 2\.05\$" "$SERVER_LOG"
+  grep -Eq "^coap-server: GET /separate $p \(separate\)\$" "$SERVER_LOG"
+  # /large from a new port: the amplification limit's 4.01 first, then
+  # every block of the body.
+  grep -Eq "^coap-server: GET /large $p 4\.01\$" "$SERVER_LOG"
+  [ "$(grep -Ec "^coap-server: GET /large $p 2\.05\$" "$SERVER_LOG")" -ge 2 ]
+}
+
 @test "IPv6: -A ::1 serves over IPv6" {
   has_ipv6 || skip "no IPv6 loopback"
   start_server -A ::1

@@ -599,6 +599,21 @@ test_retransmit(void)
   close(fd);
 }
 
+/* The request log handler's record: how often it ran, and the last
+ * request's method and the answer's code. */
+static int logged;
+static unsigned logged_method, logged_code;
+
+static void
+on_request_log(coap_session_t *s, const coap_pdu_t *request,
+               const coap_pdu_t *response)
+{
+  (void)s;
+  logged++;
+  logged_method = coap_pdu_get_code(request);
+  logged_code = coap_pdu_get_code(response);
+}
+
 static size_t
 build(coap_pdu_type_t type, uint8_t code, uint16_t mid, const char *path,
       coap_option_num_t extra, uint8_t *out)
@@ -634,6 +649,8 @@ test_server_raw(void)
   static const uint8_t ping[] = {0x40, 0x00, 0x55, 0x66};
 
   reset();
+  logged = 0;
+  coap_register_request_log_handler(sctx, on_request_log);
   lb_raw_send(fd, &bound, req, len);
   n1 = lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 2000, NULL);
   lb_raw_send(fd, &bound, req, len);
@@ -641,6 +658,9 @@ test_server_raw(void)
   ok(n1 > 4 && n1 == n2 && memcmp(r1, r2, (size_t)n1) == 0,
      "a duplicate CON gets the same bytes");
   is_int(handler_calls, 1, "the handler ran once");
+  ok(logged == 1 && logged_method == COAP_REQUEST_CODE_GET &&
+         logged_code == (unsigned)r1[1],
+     "the request log saw the request once, with the code sent");
   ok(server_seen && coap_session_get_stats(server_seen, &st) &&
          st.duplicates == 1 && st.received == 2,
      "stats count the duplicate");
@@ -663,6 +683,8 @@ test_server_raw(void)
   lb_raw_send(fd, &bound, req, len);
   n1 = lb_raw_recv(fd, sctx, r1, sizeof(r1), NULL, 2000, NULL);
   ok(n1 >= 4 && r1[1] == COAP_RESPONSE_CODE_NOT_FOUND, "unknown path: 4.04");
+  ok(logged == 3 && logged_code == COAP_RESPONSE_CODE_NOT_FOUND,
+     "the request log saw the 4.02 and the 4.04 the library sent");
 
   len = build(COAP_MESSAGE_CON, COAP_REQUEST_CODE_DELETE, 0x2002, "echo", 0,
               req);
@@ -676,6 +698,9 @@ test_server_raw(void)
   ok(n1 == 4 && r1[0] == 0x70 && r1[2] == 0x55 && r1[3] == 0x66,
      "an empty CON (ping) gets RST");
   is_int(pings, 1, "and the ping handler ran");
+  ok(logged == 4 && logged_method == COAP_REQUEST_CODE_DELETE &&
+         logged_code == COAP_RESPONSE_CODE_NOT_ALLOWED,
+     "the request log saw the 4.05, not the ping");
 
   len = build(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, 0x2003,
               ".well-known", 0, req);
@@ -697,6 +722,8 @@ test_server_raw(void)
            plen == strlen("</echo>;rt=\"test\"") &&
            memcmp(pl, "</echo>;rt=\"test\"", plen) == 0,
        "/.well-known/core lists the resource");
+    ok(logged == 5 && logged_code == COAP_RESPONSE_CODE_CONTENT,
+       "the request log saw /.well-known/core's 2.05");
   }
   {
     /* RFC 7967: No-Response 2 suppresses 2.xx; a CON still gets its ACK. */
