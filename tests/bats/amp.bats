@@ -26,10 +26,9 @@ large_body() {
 # its duplicate cache): another suite's flood on loopback can overflow the
 # kernel's shared backlog and drop a datagram of ours.
 raw_exchange() {
-  local esc resp try
-  esc=$(sed 's/../\\x&/g' <<<"$2")
+  local resp try
   for try in 1 2 3; do
-    printf "$esc" >&"$1"
+    udp_write "$1" "$2"
     resp=$(timeout 1 dd bs=65536 count=1 <&"$1" 2>/dev/null | od -An -v -tx1 | tr -d ' \n')
     [ -z "$resp" ] || break
   done

@@ -177,25 +177,31 @@ closed_port() {
   "$FREE_PORT"
 }
 
+# udp_write FD HEX: the bytes HEX spells as one datagram on the connected
+# UDP socket FD.  Not printf straight to the socket: bash flushes its
+# output at every newline byte, which would cut the datagram at each 0x0a.
+udp_write() {
+  local esc
+  esc=$(sed 's/../\\x&/g' <<<"$2")
+  printf "$esc" | dd bs=65536 count=1 iflag=fullblock 2>/dev/null >&"$1"
+}
+
 # coap_raw PORT HEX [HOST]: sends one datagram (the bytes HEX spells) from a
 # connected UDP socket (bash's /dev/udp) and prints the first datagram that
 # comes back, as lower-case hex; nothing if none comes within 3 s.
 coap_raw() {
-  local port="$1" hex="$2" host="${3:-127.0.0.1}" fd esc
-  esc=$(sed 's/../\\x&/g' <<<"$hex")
+  local port="$1" hex="$2" host="${3:-127.0.0.1}" fd
   exec {fd}<>"/dev/udp/$host/$port" || return 1
-  # One printf, one write: one datagram.
-  printf "$esc" >&"$fd"
+  udp_write "$fd" "$hex"
   timeout 3 dd bs=65536 count=1 <&"$fd" 2>/dev/null | od -An -v -tx1 | tr -d ' \n'
   exec {fd}>&-
 }
 
 # coap_send_raw PORT HEX [HOST]: sends one datagram and does not wait.
 coap_send_raw() {
-  local port="$1" hex="$2" host="${3:-127.0.0.1}" fd esc
-  esc=$(sed 's/../\\x&/g' <<<"$hex")
+  local port="$1" hex="$2" host="${3:-127.0.0.1}" fd
   exec {fd}<>"/dev/udp/$host/$port" || return 1
-  printf "$esc" >&"$fd"
+  udp_write "$fd" "$hex"
   exec {fd}>&-
 }
 
