@@ -46,6 +46,17 @@ logged() {
   [ "$(tail -c 1 "$BATS_TEST_TMPDIR/out" | od -An -tx1 | tr -d ' ')" != "0a" ]
 }
 
+@test "libcjson is loaded only for JSON output" {
+  # The dynamic loader names every library it maps (LD_DEBUG=files); the
+  # binary itself, outside valgrind, is what is looked at.
+  LD_DEBUG=files "$CLIENT_BIN" "$URI/" 2>"$BATS_TEST_TMPDIR/text.ld" >/dev/null
+  ! grep -q 'file=libcjson' "$BATS_TEST_TMPDIR/text.ld"
+  LD_DEBUG=files "$CLIENT_BIN" --json "$URI/" 2>"$BATS_TEST_TMPDIR/json.ld" \
+    >"$BATS_TEST_TMPDIR/json.out"
+  grep -q 'file=libcjson' "$BATS_TEST_TMPDIR/json.ld"
+  [ "$(jq -r .code "$BATS_TEST_TMPDIR/json.out")" = "2.05" ]
+}
+
 @test "-w appends exactly one newline" {
   client "$URI/" >"$BATS_TEST_TMPDIR/plain"
   client -w "$URI/" >"$BATS_TEST_TMPDIR/nl"

@@ -98,8 +98,8 @@ teardown() {
 
 @test "tlsmod: a shared object that is not the module is refused, exit 7" {
   local other
-  other=$(ldd "$CLIENT_BIN" | awk '/libcjson/ {print $3}')
-  [ -n "$other" ] || skip "no libcjson to try"
+  other=$(ldd "$CLIENT_BIN" | awk '/libc\.so/ {print $3}')
+  [ -n "$other" ]
   COAPKIT_TLS_MODULE="$other" run "$CLIENT_BIN" -B 2 -u me -k k coaps://127.0.0.1:9/
   [ "$status" -eq 7 ]
   [[ "$output" == *"cannot load the TLS module $other: not a coapkit TLS module"* ]]
